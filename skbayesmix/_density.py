@@ -1,0 +1,188 @@
+"""Chunked log-densities and memberships over posterior draws (pure NumPy/SciPy).
+
+Every function here takes a :class:`MixtureDraws` (weights, means and precision
+Cholesky factors of each posterior draw, in data units and scikit-learn's
+conventions) and walks over blocks of rows and draws so that no
+(n_draws, n_samples, n_components) array is ever built: memory stays bounded by
+``max_elements`` whatever the number of rows or draws.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+from scipy import linalg
+from scipy.special import logsumexp
+
+MixtureDraws = namedtuple(
+    "MixtureDraws", ["weights", "means", "precisions_cholesky", "covariance_type"]
+)
+MixtureDraws.__doc__ = """Flattened posterior draws of a Gaussian mixture.
+
+weights : (n_draws, n_components); means : (n_draws, n_components, n_features);
+precisions_cholesky : per draw, scikit-learn's shape for ``covariance_type``.
+"""
+
+# Largest number of float64 intermediate elements one block may hold (about 64 MB).
+MAX_ELEMENTS = 2**23
+
+
+def compute_precision_cholesky(covariances, covariance_type):
+    """Upper-triangular precision Cholesky factors, as scikit-learn stores them.
+
+    Works on any leading batch axes: ``covariances`` of shape (..., K, D, D) for
+    'full', (..., D, D) for 'tied', (..., K, D) for 'diag', (..., K) for
+    'spherical'.
+
+    Raises
+    ------
+    ValueError
+        If a covariance matrix is not positive definite.
+    """
+    if covariance_type in ("full", "tied"):
+        try:
+            cov_chol = np.linalg.cholesky(covariances)
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(
+                "A posterior covariance matrix is not positive definite; "
+                "increase reg_covar."
+            ) from exc
+        eye = np.broadcast_to(np.eye(covariances.shape[-1]), covariances.shape)
+        flat_chol = cov_chol.reshape((-1,) + covariances.shape[-2:])
+        flat_eye = eye.reshape(flat_chol.shape)
+        inverse = np.stack(
+            [
+                linalg.solve_triangular(c, e, lower=True)
+                for c, e in zip(flat_chol, flat_eye)
+            ]
+        ).reshape(covariances.shape)
+        return np.swapaxes(inverse, -1, -2)
+    if np.any(covariances <= 0):
+        raise ValueError("A posterior variance is not positive; increase reg_covar.")
+    return 1.0 / np.sqrt(covariances)
+
+
+def _log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
+    """Log N(x | mean_k, cov_k) for a block of draws: shape (n_draws, n_rows, K)."""
+    n_features = X.shape[1]
+    if covariance_type == "full":
+        # y[s, n, k, :] = (x_n - mu_sk) @ P_sk
+        log_det = np.sum(np.log(np.diagonal(precisions_cholesky, 0, -2, -1)), -1)
+        y = np.einsum("nd,skde->snke", X, precisions_cholesky) - np.einsum(
+            "skd,skde->ske", means, precisions_cholesky
+        )[:, None]
+        quad = np.einsum("snke,snke->snk", y, y)
+    elif covariance_type == "tied":
+        log_det = np.sum(np.log(np.diagonal(precisions_cholesky, 0, -2, -1)), -1)
+        log_det = log_det[:, None]
+        y = np.einsum("nd,sde->sne", X, precisions_cholesky)[:, :, None, :] - np.einsum(
+            "skd,sde->ske", means, precisions_cholesky
+        )[:, None]
+        quad = np.einsum("snke,snke->snk", y, y)
+    else:
+        if covariance_type == "spherical":
+            precisions_cholesky = np.repeat(
+                precisions_cholesky[..., None], n_features, axis=-1
+            )
+        log_det = np.sum(np.log(precisions_cholesky), -1)
+        precisions = precisions_cholesky**2
+        quad = (
+            np.einsum("nd,skd->snk", X**2, precisions)
+            - 2.0 * np.einsum("nd,skd->snk", X, means * precisions)
+            + np.sum(means**2 * precisions, -1)[:, None, :]
+        )
+    return -0.5 * (n_features * np.log(2 * np.pi) + quad) + log_det[:, None, :]
+
+
+def _blocks(draws, n_samples, max_elements):
+    """Yield (draw slice, row slice) blocks whose intermediates fit the budget."""
+    n_draws, n_components, n_features = draws.means.shape
+    per_pair = n_components * max(n_features, 1)
+    pairs = max(1, max_elements // per_pair)
+    draw_block = int(min(n_draws, max(1, pairs // max(1, min(n_samples, 4096)))))
+    row_block = int(max(1, pairs // draw_block))
+    for row_start in range(0, n_samples, row_block):
+        rows = slice(row_start, min(row_start + row_block, n_samples))
+        for draw_start in range(0, n_draws, draw_block):
+            yield slice(draw_start, min(draw_start + draw_block, n_draws)), rows
+
+
+def _take(draws, index):
+    prec = draws.precisions_cholesky[index]
+    return draws.weights[index], draws.means[index], prec
+
+
+def _weighted_log_prob(X, draws, draw_index):
+    weights, means, prec = _take(draws, draw_index)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+    log_prob = _log_gaussian_prob(X, means, prec, draws.covariance_type)
+    return log_prob + log_weights[:, None, :]
+
+
+def posterior_memberships(X, draws, max_elements=MAX_ELEMENTS):
+    """Posterior mean of p(z = k | x, theta) over the draws.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_components)
+    """
+    n_samples = X.shape[0]
+    n_draws, n_components = draws.weights.shape
+    proba = np.zeros((n_samples, n_components))
+    for draw_index, rows in _blocks(draws, n_samples, max_elements):
+        weighted = _weighted_log_prob(X[rows], draws, draw_index)
+        log_norm = logsumexp(weighted, axis=-1, keepdims=True)
+        proba[rows] += np.exp(weighted - log_norm).sum(axis=0)
+    return proba / n_draws
+
+
+def log_predictive_density(X, draws, max_elements=MAX_ELEMENTS):
+    """Log posterior predictive density, log mean_s p(x | theta_s), per row.
+
+    Returns
+    -------
+    log_density : ndarray of shape (n_samples,)
+    """
+    n_samples = X.shape[0]
+    n_draws = draws.weights.shape[0]
+    total = np.full(n_samples, -np.inf)
+    for draw_index, rows in _blocks(draws, n_samples, max_elements):
+        log_lik = logsumexp(_weighted_log_prob(X[rows], draws, draw_index), axis=-1)
+        total[rows] = np.logaddexp(total[rows], logsumexp(log_lik, axis=0))
+    return total - np.log(n_draws)
+
+
+def pointwise_log_likelihood(X, draws, max_elements=MAX_ELEMENTS):
+    """Log-likelihood of every row under every draw (for WAIC and PSIS-LOO).
+
+    Returns
+    -------
+    log_lik : ndarray of shape (n_draws, n_samples)
+    """
+    n_samples = X.shape[0]
+    log_lik = np.empty((draws.weights.shape[0], n_samples))
+    for draw_index, rows in _blocks(draws, n_samples, max_elements):
+        weighted = _weighted_log_prob(X[rows], draws, draw_index)
+        log_lik[draw_index, rows] = logsumexp(weighted, axis=-1)
+    return log_lik
+
+
+def draw_summaries(X, draws, max_elements=MAX_ELEMENTS):
+    """Total log-likelihood and expected membership counts of every draw.
+
+    Returns
+    -------
+    total_log_likelihood : ndarray of shape (n_draws,)
+    expected_counts : ndarray of shape (n_draws, n_components)
+        sum_i p(z_i = k | x_i, theta_s).
+    """
+    n_samples = X.shape[0]
+    n_draws, n_components = draws.weights.shape
+    total = np.zeros(n_draws)
+    counts = np.zeros((n_draws, n_components))
+    for draw_index, rows in _blocks(draws, n_samples, max_elements):
+        weighted = _weighted_log_prob(X[rows], draws, draw_index)
+        log_lik = logsumexp(weighted, axis=-1, keepdims=True)
+        total[draw_index] += log_lik[..., 0].sum(axis=1)
+        counts[draw_index] += np.exp(weighted - log_lik).sum(axis=1)
+    return total, counts
