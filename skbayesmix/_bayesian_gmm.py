@@ -1,5 +1,6 @@
 """BayesianGMM: scikit-learn glue, validation and fitted attributes."""
 
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -23,8 +24,30 @@ from skbayesmix._initialization import (
     initial_values,
     jittered_chain_values,
     kmeans_start,
+    overfitted_start,
+    softmax_logits,
 )
 from skbayesmix._relabel import apply_permutations, relabel_permutations
+
+# Below this Dirichlet concentration, surplus components empty by design (an
+# overfitted mixture) and an emptied component is no cause for a warning.
+SPARSE_WEIGHT_CONCENTRATION = 0.1
+
+
+def _caller_stacklevel():
+    """Stack level of the first caller outside skbayesmix and sklearn's fit wrapper.
+
+    Warnings issued during ``fit`` then point at the user's line, whether it called
+    ``fit`` or ``fit_predict``.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not (module.startswith("skbayesmix.") or module == "sklearn.base"):
+            break
+        frame, level = frame.f_back, level + 1
+    return level
+
 
 # Sites with a component axis right after (chain, draw), per covariance type.
 _COMPONENT_SITES = {
@@ -55,7 +78,24 @@ class BayesianGMM(DensityMixin, BaseEstimator):
 
     weight_concentration : float, default=0.5
         Concentration of the symmetric Dirichlet prior on the weights. Well below
-        1 (e.g. 0.01) with a generous ``n_components``, surplus components empty.
+        1 (e.g. 0.01) with a generous ``n_components``, surplus components empty
+        (an overfitted mixture); see ``n_effective_components_``. Below 0.1 the
+        'auto' settings of ``weight_parameterization`` and ``init_params`` switch
+        to ones made for such fits. Tested down to 1e-3.
+
+    weight_parameterization : {'auto', 'simplex', 'softmax', 'gamma'}, \
+            default='auto'
+        How NUTS samples the Dirichlet weights; the prior is the same.
+        'simplex' is NumPyro's stick-breaking transform, best for concentrations
+        near 1. 'softmax' samples one logit per component with a prior that
+        makes the softmax Dirichlet-distributed; below a log weight at which a
+        component expects 0.05 observations, the logit's scale stretches by up
+        to ``1 / weight_concentration``, which turns an empty component's long,
+        nearly flat log-weight posterior into a unit-scale one. It is the one
+        that samples overfitted mixtures without divergences. 'gamma' samples
+        log-Gamma variables and normalises them (kept for comparison: it
+        diverges on most transitions when components empty). 'auto' is
+        'softmax' when ``weight_concentration < 0.1``, else 'simplex'.
 
     mean_prior_scale : float, default=1.0
         Standard deviation of the Normal prior on each mean around its k-means
@@ -75,8 +115,16 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         Added to the diagonal of every covariance, in standardised units, so that
         the fit stays invariant to rescaling the data.
 
-    init_params : {'kmeans'}, default='kmeans'
-        How prior centres and chain starting values are chosen.
+    init_params : {'auto', 'kmeans', 'bgmm'}, default='auto'
+        How prior centres and chain starting values are chosen. 'kmeans'
+        centres every component on a k-means centroid and starts there. 'bgmm'
+        starts from scikit-learn's variational
+        :class:`~sklearn.mixture.BayesianGaussianMixture` with the same
+        Dirichlet concentration, which leaves surplus components empty rather
+        than splitting clusters between them (NUTS cannot merge split clusters
+        again): occupied components are centred on its means, empty ones on the
+        data mean. 'auto' is 'bgmm' when ``weight_concentration < 0.1``, else
+        'kmeans'.
 
     mean_prior : array-like of shape (n_features,) or (n_components, n_features), \
             default=None
@@ -161,11 +209,21 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         ``min_ess_bulk``, ``divergences`` (post-warm-up divergent transitions),
         ``divergences_per_chain``, ``warmup_divergences``, ``accept_rate`` and
         ``step_size`` per chain, ``mean_tree_size``, ``compile_time`` and
-        ``sampling_time`` in seconds.
+        ``sampling_time`` in seconds; ``occupied_components`` (indices of the
+        components holding at least one expected observation in at least half
+        the draws), ``max_r_hat_occupied`` and ``min_ess_bulk_occupied`` (the
+        same over those components' weights, means and covariances). When
+        ``weight_concentration < 0.1`` the warnings and ``converged_`` use the
+        occupied versions: an empty component's mean and covariance are draws
+        from their prior, which mix slowly and say nothing about the fit.
 
     n_effective_components_ : int
-        Posterior median of the number of components whose expected membership
-        count in the training data is at least one observation.
+        Posterior median (rounded) of the number of components whose expected
+        membership count in the training data, sum_i p(z_i = k | x_i, theta),
+        is at least one observation. With a small ``weight_concentration`` and a
+        generous ``n_components`` this is the number of components the data
+        support; empty components keep their place (and index) in every fitted
+        array with a weight near zero.
 
     n_effective_components_draws_ : ndarray of shape (num_chains, num_samples)
         That number for every draw: its posterior distribution.
@@ -190,11 +248,28 @@ class BayesianGMM(DensityMixin, BaseEstimator):
     type, sampler settings and a size bucket of n_samples) and reused by every
     later fit in the process.
 
+    Overfitted mixtures [3]_: with ``weight_concentration`` well below 1 (0.001 to
+    0.01) and more components than clusters, the posterior empties the surplus
+    components, as in scikit-learn's :class:`~sklearn.mixture.BayesianGaussianMixture`
+    and BayesPy. The defaults then start from the variational fit
+    (``init_params='bgmm'``) and sample the weights with
+    ``weight_parameterization='softmax'``; with a k-means start NUTS cannot merge
+    the clusters k-means split, and with the stick-breaking or log-Gamma weights
+    most transitions diverge. Surplus components are centred on the data mean.
+    Measured on BayesPy's four-cluster example with ``n_components=10`` and
+    concentration 1e-3 (2 chains, 500 + 500): no divergences, four components in
+    over 99% of the draws. With concentration 0.01 a few percent of the draws
+    briefly give a fifth component a handful of points. Overlapping clusters
+    make the number of components itself uncertain; expect divergences there,
+    and read ``n_effective_components_draws_``.
+
     References
     ----------
     .. [1] M. D. Hoffman and A. Gelman, "The No-U-Turn Sampler", JMLR 15, 2014.
     .. [2] M. Stephens, "Dealing with label switching in mixture models",
        JRSS B 62(4), 2000.
+    .. [3] J. Rousseau and K. Mengersen, "Asymptotic behaviour of the posterior
+       distribution in overfitted mixture models", JRSS B 73(5), 2011.
 
     Examples
     --------
@@ -215,7 +290,10 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         "scale_prior": [Interval(Real, 0.0, None, closed="neither")],
         "lkj_concentration": [Interval(Real, 0.0, None, closed="neither")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "init_params": [StrOptions({"kmeans"})],
+        "init_params": [StrOptions({"auto", "kmeans", "bgmm"})],
+        "weight_parameterization": [
+            StrOptions({"auto", "simplex", "softmax", "gamma"})
+        ],
         "mean_prior": ["array-like", None],
         "standardize": ["boolean"],
         "num_warmup": [Interval(Integral, 1, None, closed="left")],
@@ -234,11 +312,12 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         *,
         covariance_type="full",
         weight_concentration=0.5,
+        weight_parameterization="auto",
         mean_prior_scale=1.0,
         scale_prior=1.0,
         lkj_concentration=2.0,
         reg_covar=1e-6,
-        init_params="kmeans",
+        init_params="auto",
         mean_prior=None,
         standardize=True,
         num_warmup=500,
@@ -253,6 +332,7 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.weight_concentration = weight_concentration
+        self.weight_parameterization = weight_parameterization
         self.mean_prior_scale = mean_prior_scale
         self.scale_prior = scale_prior
         self.lkj_concentration = lkj_concentration
@@ -277,6 +357,15 @@ class BayesianGMM(DensityMixin, BaseEstimator):
             raise ValueError(
                 "Expected n_samples >= n_components but got "
                 f"n_components = {self.n_components}, n_samples = {n_samples}"
+            )
+        n_distinct = len(np.unique(X, axis=0))
+        if n_distinct < self.n_components:
+            warnings.warn(
+                f"X has only {n_distinct} distinct rows, fewer than n_components = "
+                f"{self.n_components}: some components have no data of their own. "
+                f"Reduce n_components to at most {n_distinct}.",
+                ConvergenceWarning,
+                stacklevel=_caller_stacklevel(),
             )
         if self.mean_prior is not None:
             mean_prior = np.asarray(self.mean_prior, dtype=np.float64)
@@ -343,7 +432,17 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         self._check_parameters(X)
         self._fit(X.astype(np.float64, copy=False))
-        return self.predict(X)
+        # GaussianMixture keeps float32 input's dtype in its attributes and outputs;
+        # sampling and densities run in float64 regardless.
+        for name in (
+            "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"
+        ):
+            setattr(self, name, getattr(self, name).astype(X.dtype, copy=False))
+        # Not self.predict(X): X is an ndarray by now, and re-validating it would
+        # warn that it lacks the feature names a DataFrame was fitted with.
+        return posterior_memberships(
+            X.astype(np.float64, copy=False), self._draws
+        ).argmax(axis=1)
 
     def _fit(self, X):
         from skbayesmix import _inference  # the JAX boundary, imported on first fit
@@ -351,7 +450,26 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         self._center, self._scale = self._standardization(X)
         X_std = (X - self._center) / self._scale
-        centers, labels = kmeans_start(X_std, self.n_components, random_state=rng)
+        self._X_train_size = X.shape[0]
+        sparse = self.weight_concentration < SPARSE_WEIGHT_CONCENTRATION
+        init_params = self.init_params
+        if init_params == "auto":
+            init_params = "bgmm" if sparse else "kmeans"
+        weight_parameterization = self.weight_parameterization
+        if weight_parameterization == "auto":
+            weight_parameterization = "softmax" if sparse else "simplex"
+        if init_params == "bgmm":
+            centers, start, start_occupied = overfitted_start(
+                X_std,
+                self.n_components,
+                self.covariance_type,
+                self.weight_concentration,
+                random_state=rng,
+            )
+        else:
+            centers, labels = kmeans_start(X_std, self.n_components, random_state=rng)
+            start = initial_values(X_std, centers, labels, self.covariance_type)
+            start_occupied = None
         if self.mean_prior is None:
             prior_loc = centers
         else:
@@ -359,8 +477,20 @@ class BayesianGMM(DensityMixin, BaseEstimator):
             prior_loc = np.broadcast_to(
                 (mean_prior - self._center) / self._scale, centers.shape
             ).copy()
-        start = initial_values(X_std, centers, labels, self.covariance_type)
+        # Relabelling reference, read off the start before it is jittered.
+        reference = self._relabel_features(
+            start["weights"], start["means"], start["scales"] ** 2, X.shape[0]
+        )
         chain_start = jittered_chain_values(start, self.num_chains, rng)
+        if weight_parameterization == "softmax":
+            chain_start["weight_logits"] = softmax_logits(
+                chain_start.pop("weights"),
+                self.weight_concentration,
+                X.shape[0],
+                empty=None if start_occupied is None else ~start_occupied,
+            )
+        elif weight_parameterization == "gamma":
+            chain_start["log_gamma_weights"] = np.log(chain_start.pop("weights"))
         hyper = {
             "weight_concentration": self.weight_concentration,
             "mean_prior_loc": prior_loc,
@@ -370,7 +500,7 @@ class BayesianGMM(DensityMixin, BaseEstimator):
             "reg_covar": self.reg_covar,
         }
         structure = _inference.ModelStructure(
-            self.n_components, self.covariance_type, "simplex"
+            self.n_components, self.covariance_type, weight_parameterization
         )
         settings = _inference.SamplerSettings(
             num_warmup=self.num_warmup,
@@ -384,13 +514,15 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         result = _inference.run_nuts(X_std, chain_start, hyper, structure, settings, seed)
 
         samples = self._to_data_units(result.samples)
-        samples = self._relabel(samples, reference=centers * self._scale + self._center)
+        samples = self._relabel(samples, reference)
         self.posterior_samples_ = samples
         self._draws = self._flatten_draws(samples)
         self._set_point_estimates(samples)
         self._sample_stats = result.sample_stats
 
         total_log_lik, counts = draw_summaries(X, self._draws)
+        # Fraction of draws in which each component holds under one observation.
+        self._empty_fraction = np.mean(counts < 1.0, axis=0)
         self._max_log_likelihood = float(total_log_lik.max())
         n_effective = np.sum(counts >= 1.0, axis=1)
         self.n_effective_components_draws_ = n_effective.reshape(
@@ -428,14 +560,51 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         sites["covariances"] = cov
         return sites
 
+    def _relabel_features(self, weights, means, variances, n_samples):
+        """Per-component features that draws are relabelled on, standardised units.
+
+        The means; in sparse fits (small ``weight_concentration``) also the log
+        weight, floored where a component expects 0.1 observations, and half the
+        log variance of each feature, so that an empty component's mean, a prior
+        draw that may sit on top of a cluster, never takes an occupied
+        component's label, and clusters that share a centre keep theirs.
+
+        ``variances`` are per-feature variances in standardised units: shape
+        (..., n_components, n_features) for 'full' and 'diag', (...,
+        n_components) for 'spherical', (..., n_features) for 'tied'.
+        """
+        if self.weight_concentration >= SPARSE_WEIGHT_CONCENTRATION:
+            return means
+        log_weight = np.log(np.maximum(weights, 0.1 / n_samples))[..., None]
+        features = [means, log_weight]
+        if self.covariance_type in ("full", "diag"):
+            features.append(0.5 * np.log(variances))
+        elif self.covariance_type == "spherical":
+            features.append(0.5 * np.log(variances)[..., None])
+        return np.concatenate(features, axis=-1)
+
     def _relabel(self, samples, reference):
-        """Permute every draw's components to match the reference means."""
+        """Permute every draw's components to match the reference features."""
         n_chains, n_draws = samples["weights"].shape[:2]
         flat = {
             name: value.reshape((n_chains * n_draws,) + value.shape[2:])
             for name, value in samples.items()
         }
-        permutations = relabel_permutations(flat["means"], reference, scale=self._scale)
+        # Standardised units, as the reference from the start.
+        cov = flat["covariances"]
+        if self.covariance_type in ("full", "tied"):
+            variances = np.diagonal(cov, axis1=-2, axis2=-1) / self._scale**2
+        elif self.covariance_type == "diag":
+            variances = cov / self._scale**2
+        else:
+            variances = cov / self._scale[0] ** 2
+        features = self._relabel_features(
+            flat["weights"],
+            (flat["means"] - self._center) / self._scale,
+            variances,
+            self._X_train_size,
+        )
+        permutations = relabel_permutations(features, reference)
         for name in _COMPONENT_SITES[self.covariance_type]:
             flat[name] = apply_permutations(flat[name], permutations)
         self._permutations = permutations.reshape(n_chains, n_draws, -1)
@@ -486,15 +655,58 @@ class BayesianGMM(DensityMixin, BaseEstimator):
             "mean_tree_size": float(stats["n_steps"].mean()),
             "compile_time": float(result.compile_time),
             "sampling_time": float(result.run_time),
+            **self._occupied_summary(summary),
         }
         self.converged_ = bool(
             self.diagnostics_["divergences"] == 0
-            and self.diagnostics_["max_r_hat"] < _diagnostics.R_HAT_THRESHOLD
+            and self._checked_r_hat() < _diagnostics.R_HAT_THRESHOLD
+        )
+
+    def _occupied_summary(self, summary):
+        """R-hat and bulk ESS restricted to the occupied components.
+
+        A component is occupied when it holds at least one expected observation
+        in at least half the draws. An empty component's mean and covariance are
+        draws from their prior, which mix slowly and say nothing about the fit.
+        """
+        occupied = self._empty_fraction <= 0.5
+        component_sites = _COMPONENT_SITES[self.covariance_type]
+        r_hat, ess = {}, {}
+        for name in summary["r_hat"]:
+            keep = occupied if name in component_sites else slice(None)
+            r_hat[name] = summary["r_hat"][name][keep]
+            ess[name] = summary["ess_bulk"][name][keep]
+        return {
+            "occupied_components": np.flatnonzero(occupied),
+            "max_r_hat_occupied": _diagnostics._nan_extreme(r_hat, np.nanmax, 1.0),
+            "min_ess_bulk_occupied": _diagnostics._nan_extreme(
+                ess, np.nanmin, np.nan
+            ),
+        }
+
+    def _sparse(self):
+        return self.weight_concentration < SPARSE_WEIGHT_CONCENTRATION
+
+    def _checked_r_hat(self):
+        """The R-hat that warnings and ``converged_`` use (occupied if sparse)."""
+        key = "max_r_hat_occupied" if self._sparse() else "max_r_hat"
+        return self.diagnostics_[key]
+
+    def _excluded_note(self):
+        """Which components sparse diagnostics leave out, for warning messages."""
+        occupied = self.diagnostics_["occupied_components"]
+        if not self._sparse() or occupied.size == self.n_components:
+            return ""
+        empty = np.setdiff1d(np.arange(self.n_components), occupied)
+        return (
+            f" (over the {occupied.size} occupied components; the empty components "
+            f"{empty.tolist()}, whose parameters are prior draws, are excluded)"
         )
 
     def _warn_on_poor_inference(self):
         diag = self.diagnostics_
         n_draws = self.num_chains * self.num_samples
+        stacklevel = _caller_stacklevel()
         if diag["divergences"]:
             warnings.warn(
                 f"{diag['divergences']} of {n_draws} post-warm-up transitions were "
@@ -502,24 +714,37 @@ class BayesianGMM(DensityMixin, BaseEstimator):
                 "target_accept_prob (e.g. to 0.95), or reduce n_components if some "
                 "components are empty.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
-        if diag["max_r_hat"] >= _diagnostics.R_HAT_THRESHOLD:
+        if self._checked_r_hat() >= _diagnostics.R_HAT_THRESHOLD:
             warnings.warn(
-                f"Max R-hat is {diag['max_r_hat']:.3f} (above "
-                f"{_diagnostics.R_HAT_THRESHOLD}): the chains disagree. Increase "
+                f"Max R-hat is {self._checked_r_hat():.3f}{self._excluded_note()} "
+                f"(above {_diagnostics.R_HAT_THRESHOLD}): the chains disagree. Increase "
                 "num_warmup and num_samples, or reduce n_components.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
-        min_ess = diag["min_ess_bulk"]
+        min_ess = diag["min_ess_bulk_occupied" if self._sparse() else "min_ess_bulk"]
         if np.isfinite(min_ess) and min_ess < _diagnostics.MIN_ESS_PER_CHAIN * self.num_chains:
             warnings.warn(
-                f"Min bulk ESS is {min_ess:.0f}, below "
+                f"Min bulk ESS is {min_ess:.0f}{self._excluded_note()}, below "
                 f"{_diagnostics.MIN_ESS_PER_CHAIN} per chain: posterior summaries "
                 "are noisy. Increase num_samples.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
+            )
+        empty = np.flatnonzero(self._empty_fraction > 0.5)
+        if empty.size and self.weight_concentration >= SPARSE_WEIGHT_CONCENTRATION:
+            n_used = self.n_components - empty.size
+            warnings.warn(
+                f"{empty.size} of {self.n_components} components (indices "
+                f"{empty.tolist()}) hold less than one observation in most posterior "
+                f"draws: the data support fewer components. Reduce n_components "
+                f"(e.g. to {max(n_used, 1)}), or set a small weight_concentration "
+                f"(e.g. 0.01, below {SPARSE_WEIGHT_CONCENTRATION}) to let surplus "
+                "components empty on purpose.",
+                ConvergenceWarning,
+                stacklevel=stacklevel,
             )
 
     def _print_summary(self):
@@ -537,9 +762,18 @@ class BayesianGMM(DensityMixin, BaseEstimator):
     # --------------------------------------------------------------- prediction
 
     def _check_X(self, X):
+        return self._validate_X(X)[0]
+
+    def _validate_X(self, X):
+        """Validated X as float64, and the dtype results are returned in.
+
+        Results are float32 only when both the training data and X are float32,
+        as in GaussianMixture.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return X.astype(np.float64, copy=False)
+        dtype = np.result_type(X.dtype, self.means_.dtype)
+        return X.astype(np.float64, copy=False), dtype
 
     def predict_proba(self, X):
         """Posterior mean membership probability of each component.
@@ -553,8 +787,8 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_components)
             Mean over posterior draws of p(z = k | x, theta); rows sum to 1.
         """
-        X = self._check_X(X)
-        return posterior_memberships(X, self._draws)
+        X, dtype = self._validate_X(X)
+        return posterior_memberships(X, self._draws).astype(dtype, copy=False)
 
     def predict(self, X):
         """Most probable component of each row of X under the posterior.
@@ -567,7 +801,8 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self.predict_proba(X).argmax(axis=1)
+        # argmax in float64: float32 rounding could break near-ties differently.
+        return posterior_memberships(self._check_X(X), self._draws).argmax(axis=1)
 
     def score_samples(self, X):
         """Log posterior predictive density of each row of X.
@@ -581,8 +816,8 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         log_density : ndarray of shape (n_samples,)
             log mean_s p(x | theta_s) over the posterior draws.
         """
-        X = self._check_X(X)
-        return log_predictive_density(X, self._draws)
+        X, dtype = self._validate_X(X)
+        return log_predictive_density(X, self._draws).astype(dtype, copy=False)
 
     def score(self, X, y=None):
         """Mean log posterior predictive density of X.
@@ -674,7 +909,10 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         """Bayesian information criterion for X (lower is better).
 
         The log-likelihood is that of the posterior draw with the highest
-        log-likelihood on X; the parameter count is GaussianMixture's.
+        log-likelihood on X; the parameter count is GaussianMixture's for
+        ``n_components``, empty components included: an overfitted mixture is
+        penalised for every component it was given (compare models by
+        ``n_effective_components_``, :meth:`waic` or :meth:`loo` instead).
 
         Parameters
         ----------
@@ -749,7 +987,7 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         """
         check_is_fitted(self)
         result = _diagnostics.information_criterion(
-            self.pointwise_log_likelihood(), "loo"
+            self.pointwise_log_likelihood(), "loo", posterior=self.posterior_samples_
         )
         if result["warning"]:
             n_bad = int(np.sum(result["pareto_k"] > result["pareto_k_threshold"]))

@@ -10,7 +10,6 @@ conventions) and walks over blocks of rows and draws so that no
 from collections import namedtuple
 
 import numpy as np
-from scipy import linalg
 from scipy.special import logsumexp
 
 MixtureDraws = namedtuple(
@@ -46,15 +45,11 @@ def compute_precision_cholesky(covariances, covariance_type):
                 "A posterior covariance matrix is not positive definite; "
                 "increase reg_covar."
             ) from exc
+        # One batched solve: a Python loop of solve_triangular calls took
+        # seconds for a few thousand draws. tril removes rounding above the
+        # diagonal, so the factors are exactly upper triangular like sklearn's.
         eye = np.broadcast_to(np.eye(covariances.shape[-1]), covariances.shape)
-        flat_chol = cov_chol.reshape((-1,) + covariances.shape[-2:])
-        flat_eye = eye.reshape(flat_chol.shape)
-        inverse = np.stack(
-            [
-                linalg.solve_triangular(c, e, lower=True)
-                for c, e in zip(flat_chol, flat_eye)
-            ]
-        ).reshape(covariances.shape)
+        inverse = np.tril(np.linalg.solve(cov_chol, eye))
         return np.swapaxes(inverse, -1, -2)
     if np.any(covariances <= 0):
         raise ValueError("A posterior variance is not positive; increase reg_covar.")
@@ -67,9 +62,14 @@ def _log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
     if covariance_type == "full":
         # y[s, n, k, :] = (x_n - mu_sk) @ P_sk
         log_det = np.sum(np.log(np.diagonal(precisions_cholesky, 0, -2, -1)), -1)
-        y = np.einsum("nd,skde->snke", X, precisions_cholesky) - np.einsum(
-            "skd,skde->ske", means, precisions_cholesky
-        )[:, None]
+        # A matmul over (D, K*D) projections is several times faster than einsum.
+        n_draws, n_components = means.shape[:2]
+        projection = np.swapaxes(precisions_cholesky, 1, 2).reshape(
+            n_draws, n_features, n_components * n_features
+        )
+        y = (X @ projection).reshape(
+            n_draws, X.shape[0], n_components, n_features
+        ) - np.einsum("skd,skde->ske", means, precisions_cholesky)[:, None]
         quad = np.einsum("snke,snke->snk", y, y)
     elif covariance_type == "tied":
         log_det = np.sum(np.log(np.diagonal(precisions_cholesky, 0, -2, -1)), -1)

@@ -54,16 +54,25 @@ def convergence_summary(posterior):
         e.g. from constant sites, are ignored).
     """
     dataset = az.convert_to_dataset(posterior)
-    with warnings.catch_warnings():
-        # Constant sites (e.g. a single component's weight) give NaN and warn.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        r_hat = az.rhat(dataset)
-        ess_bulk = az.ess(dataset, method="bulk")
-        ess_tail = az.ess(dataset, method="tail")
+    n_chains, n_draws = next(iter(posterior.values())).shape[:2]
+    # ArviZ logs to stderr instead of raising when there are too few chains or
+    # draws: do not ask it then, and report NaN. Constant sites (e.g. a single
+    # component's weight) divide by zero; np.errstate, unlike catch_warnings, is
+    # thread-safe.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_hat = az.rhat(dataset) if n_chains >= 2 and n_draws >= 4 else None
+        ess_bulk = az.ess(dataset, method="bulk") if n_draws >= 4 else None
+        ess_tail = az.ess(dataset, method="tail") if n_draws >= 4 else None
+
+    def values(result, name):
+        if result is None:
+            return np.full(np.shape(posterior[name])[2:], np.nan)
+        return result[name].values
+
     summary = {
-        "r_hat": {name: r_hat[name].values for name in posterior},
-        "ess_bulk": {name: ess_bulk[name].values for name in posterior},
-        "ess_tail": {name: ess_tail[name].values for name in posterior},
+        "r_hat": {name: values(r_hat, name) for name in posterior},
+        "ess_bulk": {name: values(ess_bulk, name) for name in posterior},
+        "ess_tail": {name: values(ess_tail, name) for name in posterior},
     }
     summary["max_r_hat"] = _nan_extreme(summary["r_hat"], np.nanmax, 1.0)
     summary["min_ess_bulk"] = _nan_extreme(summary["ess_bulk"], np.nanmin, np.nan)
@@ -76,13 +85,34 @@ def _nan_extreme(values, reduce, default):
     return float(reduce(flat)) if flat.size else default
 
 
-def information_criterion(log_likelihood, method):
+def _relative_ess(posterior):
+    """Mean ESS over every posterior quantity divided by the number of draws.
+
+    ArviZ's own choice for PSIS-LOO, except that constant quantities (NaN ESS,
+    e.g. the weight of a one-component mixture) are skipped.
+    """
+    if posterior is None:
+        return 1.0
+    n_draws = np.prod(next(iter(posterior.values())).shape[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ess = az.ess(az.convert_to_dataset(posterior), method="mean")
+    values = np.concatenate([np.ravel(ess[name].values) for name in ess.data_vars])
+    values = values[np.isfinite(values)]
+    return float(values.mean() / n_draws) if values.size else 1.0
+
+
+def information_criterion(log_likelihood, method, posterior=None):
     """WAIC or PSIS-LOO from pointwise log-likelihoods, with Pareto-k checks.
 
     Parameters
     ----------
     log_likelihood : ndarray of shape (chain, draw, n_samples)
     method : {'waic', 'loo'}
+    posterior : dict of ndarray, default=None
+        Site name to array of shape (chain, draw, ...). PSIS-LOO takes its
+        relative efficiency from the posterior's ESS, as ArviZ does; without it
+        the draws are treated as independent (relative efficiency 1).
 
     Returns
     -------
@@ -95,7 +125,7 @@ def information_criterion(log_likelihood, method):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if method == "loo":
-            res = az.loo(idata, pointwise=True)
+            res = az.loo(idata, pointwise=True, reff=_relative_ess(posterior))
         else:
             res = az.waic(idata, pointwise=True)
     key = "loo" if method == "loo" else "waic"

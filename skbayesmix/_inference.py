@@ -62,9 +62,64 @@ def compilation_stats():
 
 
 def reset_compilation_stats():
-    """Reset the counters returned by :func:`compilation_stats` to zero."""
+    """Reset the counters returned by :func:`compilation_stats` to zero.
+
+    The compiled samplers themselves are kept: a fit whose structure was compiled
+    before the reset still reuses it and is not counted as a compilation.
+    """
     with _stats_lock:
         _STATS.update(compilations=0, compile_time=0.0, fits=0)
+
+
+def enable_compilation_cache(path=None, *, min_compile_time_secs=0.0):
+    """Cache compiled samplers on disk, so that new processes skip compilation.
+
+    Sets JAX's persistent compilation cache directory (a process-wide JAX
+    setting) and lowers its thresholds so that the samplers this package compiles
+    are stored. Nothing is cached on disk unless this function is called.
+
+    Parameters
+    ----------
+    path : str or path-like, default=None
+        Cache directory. None uses ``$SKBAYESMIX_CACHE_DIR`` if set, else
+        ``~/.cache/skbayesmix/jax``.
+    min_compile_time_secs : float, default=0.0
+        Programs that compiled faster than this are not written to the cache.
+
+    Returns
+    -------
+    path : str
+        The cache directory in use.
+
+    Notes
+    -----
+    This is equivalent to setting ``jax_compilation_cache_dir``,
+    ``jax_persistent_cache_min_compile_time_secs`` and
+    ``jax_persistent_cache_min_entry_size_bytes`` with :func:`jax.config.update`,
+    which you may do yourself instead. The cache key includes the JAX version,
+    the program and the CPU, so a stale cache is never used, only missed. Within
+    one process, compiled samplers are reused without any disk cache.
+    """
+    import os
+
+    if path is None:
+        path = os.environ.get("SKBAYESMIX_CACHE_DIR") or os.path.join(
+            os.path.expanduser("~"), ".cache", "skbayesmix", "jax"
+        )
+    from jax.experimental.compilation_cache import compilation_cache
+
+    path = os.fspath(path)
+    os.makedirs(path, exist_ok=True)
+    if jax.config.jax_compilation_cache_dir != path:
+        # JAX opens its cache once per process; reopen it at the new path.
+        compilation_cache.reset_cache()
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update(
+        "jax_persistent_cache_min_compile_time_secs", float(min_compile_time_secs)
+    )
+    # -1: no minimum entry size (0 would mean JAX's backend default).
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    return path
 
 
 def padded_size(n_samples):

@@ -1,11 +1,18 @@
 """K-means start: prior centres and chain starting values (NumPy/scikit-learn only)."""
 
+import warnings
+
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 
 # Floor on initial standard deviations, in standardised units, so that a k-means
 # cluster with a single (or duplicated) point still starts with a proper covariance.
 MIN_INIT_SCALE = 1e-2
+
+# The 'softmax' weights (see skbayesmix._model) stretch their scale below the log
+# weight at which a component expects exp(-WEIGHT_TAIL_OFFSET) observations.
+WEIGHT_TAIL_OFFSET = 3.0
 
 
 def kmeans_start(X, n_components, *, random_state, n_init=3):
@@ -23,9 +30,13 @@ def kmeans_start(X, n_components, *, random_state, n_init=3):
     centers : ndarray of shape (n_components, n_features)
     labels : ndarray of shape (n_samples,)
     """
-    kmeans = KMeans(n_clusters=n_components, n_init=n_init, random_state=random_state)
+    # k-means cannot find more clusters than there are distinct points (and warns
+    # without advice); surplus components then start on copies of the centres.
+    n_clusters = min(n_components, len(np.unique(X, axis=0)))
+    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
     labels = kmeans.fit_predict(X)
-    return kmeans.cluster_centers_, labels
+    centers = kmeans.cluster_centers_[np.arange(n_components) % n_clusters]
+    return centers, labels
 
 
 def initial_values(X, centers, labels, covariance_type):
@@ -100,3 +111,168 @@ def jittered_chain_values(values, num_chains, random_state, scale=0.05):
             tiled /= tiled.sum(axis=-1, keepdims=True)
         chains[name] = tiled
     return chains
+
+
+def variational_start(
+    X, n_components, covariance_type, weight_concentration, *, random_state, n_init=1
+):
+    """Fit scikit-learn's variational Bayesian mixture to standardised data.
+
+    With a small Dirichlet concentration the variational fit empties surplus
+    components instead of splitting clusters between them, which k-means does.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    weight_concentration : float
+    random_state : RandomState
+    n_init : int, default=1
+
+    Returns
+    -------
+    weights : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray
+        In scikit-learn's shape for ``covariance_type``.
+    """
+    from sklearn.mixture import BayesianGaussianMixture
+
+    bgmm = BayesianGaussianMixture(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        weight_concentration_prior_type="dirichlet_distribution",
+        weight_concentration_prior=weight_concentration,
+        max_iter=500,
+        n_init=n_init,
+        random_state=random_state,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bgmm.fit(X)
+    return bgmm.weights_, bgmm.means_, bgmm.covariances_
+
+
+def mixture_initial_values(weights, means, covariances, covariance_type):
+    """Constrained starting values of every model site from a fitted mixture.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray
+        In scikit-learn's shape for ``covariance_type``, standardised units.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+
+    Returns
+    -------
+    values : dict
+        As :func:`initial_values`.
+    """
+    n_components, n_features = means.shape
+    weights = np.asarray(weights, dtype=float)
+    weights = weights / weights.sum()
+    values = {"weights": weights, "means": np.array(means, dtype=float)}
+    if covariance_type in ("full", "tied"):
+        cov = np.asarray(covariances, dtype=float)
+        scales = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+        scales = np.maximum(scales, MIN_INIT_SCALE)
+        if n_features > 1:
+            corr = cov / (scales[..., :, None] * scales[..., None, :])
+            # Shrink a little towards the identity: keeps the factor well inside
+            # the LKJ support even for a nearly degenerate start.
+            corr = 0.95 * corr + 0.05 * np.eye(n_features)
+            values["corr_cholesky"] = np.linalg.cholesky(corr)
+    else:
+        scales = np.maximum(np.sqrt(np.asarray(covariances, dtype=float)), MIN_INIT_SCALE)
+    values["scales"] = scales
+    return values
+
+
+def overfitted_start(X, n_components, covariance_type, weight_concentration, *,
+                     random_state):
+    """Prior centres and starting values in which surplus components are empty.
+
+    The start is scikit-learn's variational fit with the same Dirichlet
+    concentration. Its occupied components (expected count of at least one
+    observation) keep their fitted parameters and centre their mean priors on
+    their means; the surplus ones centre their mean priors on the data mean and
+    start near it with the variational prior covariance.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Standardised data.
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    weight_concentration : float
+    random_state : RandomState
+
+    Returns
+    -------
+    prior_loc : ndarray of shape (n_components, n_features)
+    values : dict
+        As :func:`initial_values`.
+    occupied : ndarray of shape (n_components,), dtype=bool
+    """
+    weights, means, covariances = variational_start(
+        X, n_components, covariance_type, weight_concentration,
+        random_state=random_state,
+    )
+    occupied = weights * X.shape[0] >= 1.0
+    if not occupied.any():
+        occupied[np.argmax(weights)] = True
+    values = mixture_initial_values(weights, means, covariances, covariance_type)
+    prior_loc = np.array(means, dtype=float)
+    prior_loc[~occupied] = X.mean(axis=0)
+    n_empty = int(np.sum(~occupied))
+    values["means"][~occupied] = prior_loc[~occupied] + 0.5 * X.std(
+        axis=0
+    ) * random_state.standard_normal((n_empty, X.shape[1]))
+    return prior_loc, values, occupied
+
+
+def softmax_logits(weights, weight_concentration, n_samples, empty=None):
+    """Logits of the 'softmax' weight parameterisation for given weights.
+
+    Inverts the map t -> u of :func:`skbayesmix._model._stretch_tail` by
+    bisection, so that softmax(u) equals ``weights``. Components flagged in
+    ``empty`` start at the knee of the stretch instead, where an empty
+    component's posterior logit is most likely, whatever their (tiny) weight.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (..., n_components)
+    weight_concentration : float
+    n_samples : int
+    empty : ndarray of shape (n_components,), dtype=bool, default=None
+
+    Returns
+    -------
+    logits : ndarray, same shape as ``weights``
+    """
+    log_weights = np.log(np.maximum(weights, np.finfo(float).tiny))
+    log_weights = log_weights - log_weights.max(axis=-1, keepdims=True)
+    t0 = -np.log(n_samples) - WEIGHT_TAIL_OFFSET
+    knee = t0 + np.log(weight_concentration)
+    slope = 1.0 / weight_concentration - 1.0
+
+    def stretch(t):
+        return t - slope * np.logaddexp(0.0, knee - t)
+
+    # The map is increasing: widen a bracket until it holds, then bisect.
+    low, high = log_weights - 1.0, log_weights + 1.0
+    while np.any(stretch(low) > log_weights):
+        low = 2.0 * low - 1.0
+    while np.any(stretch(high) < log_weights):
+        high = 2.0 * np.abs(high) + 1.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        below = stretch(mid) < log_weights
+        low = np.where(below, mid, low)
+        high = np.where(below, high, mid)
+    logits = 0.5 * (low + high)
+    if empty is not None:
+        logits = np.where(empty, min(knee, t0), logits)
+    return logits

@@ -1,0 +1,190 @@
+"""Exact tests of the chunked NumPy densities against scikit-learn's GaussianMixture."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy.special import logsumexp
+from sklearn.mixture import GaussianMixture
+from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
+
+from skbayesmix._density import (
+    MixtureDraws,
+    compute_precision_cholesky,
+    draw_summaries,
+    log_predictive_density,
+    pointwise_log_likelihood,
+    posterior_memberships,
+)
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+N_COMPONENTS, N_FEATURES = 3, 2
+
+
+def _random_covariances(rng, covariance_type, n_draws=None):
+    """Random positive definite covariances in scikit-learn's shape."""
+    lead = () if n_draws is None else (n_draws,)
+    if covariance_type in ("full", "tied"):
+        shape = lead + ((N_COMPONENTS,) if covariance_type == "full" else ())
+        A = rng.standard_normal(shape + (N_FEATURES, N_FEATURES))
+        return A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(N_FEATURES)
+    if covariance_type == "diag":
+        return rng.uniform(0.3, 2.0, lead + (N_COMPONENTS, N_FEATURES))
+    return rng.uniform(0.3, 2.0, lead + (N_COMPONENTS,))
+
+
+def _random_draws(rng, covariance_type, n_draws):
+    weights = rng.dirichlet(np.ones(N_COMPONENTS), size=n_draws)
+    means = 3 * rng.standard_normal((n_draws, N_COMPONENTS, N_FEATURES))
+    covariances = _random_covariances(rng, covariance_type, n_draws)
+    draws = MixtureDraws(
+        weights=weights,
+        means=means,
+        precisions_cholesky=compute_precision_cholesky(covariances, covariance_type),
+        covariance_type=covariance_type,
+    )
+    return draws, covariances
+
+
+def _sklearn_mixture(draws, covariances, s):
+    """A GaussianMixture holding draw ``s`` as its fitted parameters."""
+    gm = GaussianMixture(
+        n_components=N_COMPONENTS, covariance_type=draws.covariance_type
+    )
+    gm.weights_ = draws.weights[s]
+    gm.means_ = draws.means[s]
+    gm.covariances_ = covariances[s]
+    gm.precisions_cholesky_ = _compute_precision_cholesky(
+        covariances[s], draws.covariance_type
+    )
+    gm.n_features_in_ = N_FEATURES
+    return gm
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_compute_precision_cholesky_matches_sklearn(covariance_type):
+    rng = np.random.RandomState(0)
+    covariances = _random_covariances(rng, covariance_type)
+    ours = compute_precision_cholesky(covariances, covariance_type)
+    theirs = _compute_precision_cholesky(covariances, covariance_type)
+    assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    if covariance_type in ("full", "tied"):
+        # Upper triangular, and P P^T is the precision matrix.
+        assert_allclose(np.tril(ours, -1), 0.0, atol=0)
+        assert_allclose(
+            ours @ np.swapaxes(ours, -1, -2), np.linalg.inv(covariances), rtol=1e-10
+        )
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_compute_precision_cholesky_batched(covariance_type):
+    # Leading draw axes are handled like a loop over draws.
+    rng = np.random.RandomState(1)
+    covariances = _random_covariances(rng, covariance_type, n_draws=4)
+    batched = compute_precision_cholesky(covariances, covariance_type)
+    for s in range(4):
+        assert_allclose(
+            batched[s],
+            _compute_precision_cholesky(covariances[s], covariance_type),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_compute_precision_cholesky_rejects_non_positive(covariance_type):
+    covariances = _random_covariances(np.random.RandomState(2), covariance_type)
+    if covariance_type in ("full", "tied"):
+        covariances = -covariances
+    else:
+        covariances[0] = 0.0
+    with pytest.raises(ValueError, match="reg_covar"):
+        compute_precision_cholesky(covariances, covariance_type)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_single_draw_matches_sklearn(covariance_type):
+    rng = np.random.RandomState(3)
+    draws, covariances = _random_draws(rng, covariance_type, n_draws=1)
+    X = 3 * rng.standard_normal((50, N_FEATURES))
+    gm = _sklearn_mixture(draws, covariances, 0)
+    assert_allclose(log_predictive_density(X, draws), gm.score_samples(X), rtol=1e-10)
+    assert_allclose(posterior_memberships(X, draws), gm.predict_proba(X), atol=1e-12)
+    assert_allclose(
+        pointwise_log_likelihood(X, draws)[0], gm.score_samples(X), rtol=1e-10
+    )
+    total, counts = draw_summaries(X, draws)
+    assert_allclose(total[0], gm.score_samples(X).sum(), rtol=1e-10)
+    assert_allclose(counts[0], gm.predict_proba(X).sum(axis=0), rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_many_draws_are_posterior_averages(covariance_type):
+    rng = np.random.RandomState(4)
+    n_draws = 5
+    draws, covariances = _random_draws(rng, covariance_type, n_draws)
+    X = 3 * rng.standard_normal((40, N_FEATURES))
+    per_draw = np.stack(
+        [_sklearn_mixture(draws, covariances, s).score_samples(X) for s in range(n_draws)]
+    )
+    proba = np.mean(
+        [_sklearn_mixture(draws, covariances, s).predict_proba(X) for s in range(n_draws)],
+        axis=0,
+    )
+    assert_allclose(pointwise_log_likelihood(X, draws), per_draw, rtol=1e-10)
+    assert_allclose(
+        log_predictive_density(X, draws),
+        logsumexp(per_draw, axis=0) - np.log(n_draws),
+        rtol=1e-10,
+    )
+    assert_allclose(posterior_memberships(X, draws), proba, atol=1e-12)
+    assert_allclose(posterior_memberships(X, draws).sum(axis=1), 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("max_elements", [1, 30])
+def test_chunking_does_not_change_results(covariance_type, max_elements):
+    # Tiny budgets force one draw and one or a few rows per block.
+    rng = np.random.RandomState(5)
+    draws, _ = _random_draws(rng, covariance_type, n_draws=4)
+    X = 3 * rng.standard_normal((9, N_FEATURES))
+    for function in (
+        posterior_memberships,
+        log_predictive_density,
+        pointwise_log_likelihood,
+    ):
+        assert_allclose(
+            function(X, draws, max_elements=max_elements),
+            function(X, draws),
+            rtol=1e-12,
+            atol=1e-12,
+        )
+    for chunked, whole in zip(
+        draw_summaries(X, draws, max_elements=max_elements), draw_summaries(X, draws)
+    ):
+        assert_allclose(chunked, whole, rtol=1e-12, atol=1e-12)
+
+
+def test_empty_component_has_zero_membership():
+    # A zero weight (an emptied component) must not produce NaN.
+    rng = np.random.RandomState(6)
+    draws, _ = _random_draws(rng, "diag", n_draws=2)
+    weights = draws.weights.copy()
+    weights[:, 0] = 0.0
+    weights /= weights.sum(axis=1, keepdims=True)
+    draws = draws._replace(weights=weights)
+    X = rng.standard_normal((10, N_FEATURES))
+    proba = posterior_memberships(X, draws)
+    assert np.all(np.isfinite(proba))
+    assert_allclose(proba[:, 0], 0.0, atol=0)
+    assert np.all(np.isfinite(log_predictive_density(X, draws)))
+
+
+def test_far_outliers_stay_finite():
+    # Rows far from every component underflow in the density, not in the log.
+    rng = np.random.RandomState(7)
+    draws, _ = _random_draws(rng, "full", n_draws=3)
+    X = np.array([[1e4, -1e4], [0.0, 0.0]])
+    log_density = log_predictive_density(X, draws)
+    assert np.all(np.isfinite(log_density))
+    assert log_density[0] < -1e5
+    assert_allclose(posterior_memberships(X, draws).sum(axis=1), 1.0, rtol=1e-12)

@@ -1,0 +1,175 @@
+"""Overfitted mixtures: surplus components empty under a sparse Dirichlet prior."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.datasets import make_blobs
+
+from skbayesmix import BayesianGMM
+from skbayesmix._initialization import overfitted_start, softmax_logits
+
+# Smallest settings that pass the statistical checks below reliably (measured
+# over several seeds): 2 chains of 400 warm-up and 600 kept draws.
+OVERFITTED = dict(
+    n_components=10, weight_concentration=1e-3, num_warmup=400, num_samples=600
+)
+
+
+def bayespy_data(seed=0):
+    """BayesPy's Gaussian-mixture example: four 2-D Gaussians, 50 points each."""
+    rng = np.random.RandomState(seed)
+    y0 = rng.multivariate_normal([0, 0], [[2, 0], [0, 0.1]], size=50)
+    y1 = rng.multivariate_normal([0, 0], [[0.1, 0], [0, 2]], size=50)
+    y2 = rng.multivariate_normal([2, 2], [[2, -1.5], [-1.5, 2]], size=50)
+    y3 = rng.multivariate_normal([-2, -2], [[0.5, 0], [0, 0.5]], size=50)
+    return np.vstack([y0, y1, y2, y3])
+
+
+def separated_blobs():
+    # 200 rows like BayesPy's data: both fits share one compiled sampler.
+    return make_blobs(
+        n_samples=200, centers=[[0, 0], [6, 0], [3, 5]], cluster_std=1.0,
+        random_state=0,
+    )
+
+
+# ------------------------------------------------------------- fast, no MCMC
+
+
+@pytest.mark.parametrize("concentration", [1e-3, 0.05, 0.5, 3.0])
+def test_softmax_logits_invert_the_model_stretch(concentration):
+    import jax.numpy as jnp
+
+    from skbayesmix._model import _stretch_tail
+
+    weights = np.array([0.5, 0.3, 0.2 - 2e-9, 1e-9, 1e-9])
+    logits = softmax_logits(weights, concentration, n_samples=200)
+    u, _ = _stretch_tail(jnp.asarray(logits), concentration, 200.0)
+    u = np.asarray(u, dtype=np.float64)
+    recovered = np.exp(u - np.logaddexp.reduce(u))
+    assert_allclose(recovered, weights, rtol=1e-4)
+    # Flagged components start at the knee of the stretch, below relevance.
+    empty = softmax_logits(
+        weights, concentration, 200, empty=np.array([0, 0, 0, 1, 1], bool)
+    )
+    assert_allclose(empty[:3], logits[:3])
+    assert np.all(empty[3:] < np.log(1 / 200))
+
+
+@pytest.mark.parametrize("concentration", [1e-3, 0.3])
+def test_softmax_weight_prior_is_dirichlet(concentration):
+    """The 'softmax' density is Dirichlet x Normal(log-sum) x |Jacobian|."""
+    import jax
+    import jax.numpy as jnp
+    from jax.scipy.special import logsumexp
+    from jax.scipy.stats import norm
+    from numpyro.infer.util import log_density
+
+    from skbayesmix._model import _sample_log_weights, _stretch_tail
+
+    k, n_obs = 4, 200.0
+
+    def model():
+        _sample_log_weights(concentration, k, "softmax", n_obs)
+
+    def to_free(t):
+        # The bijection R^k -> (w_1, ..., w_{k-1}, log sum_k e^{u_k}).
+        u, _ = _stretch_tail(t, concentration, n_obs)
+        total = logsumexp(u)
+        return jnp.concatenate([jnp.exp(u - total)[:-1], total[None]])
+
+    rng = np.random.RandomState(0)
+    differences = []
+    for _ in range(6):
+        # From well inside the stretched tail (t < -8) to occupied components.
+        t = jnp.asarray(rng.uniform(-10.0, 1.0, size=k), dtype=jnp.float32)
+        ours = log_density(model, (), {}, {"weight_logits": t})[0]
+        u, _ = _stretch_tail(t, concentration, n_obs)
+        log_weights = u - logsumexp(u)
+        log_jacobian = jnp.linalg.slogdet(jax.jacfwd(to_free)(t))[1]
+        # Unnormalised Dirichlet density of w times Normal(0, 1) of the log-sum.
+        expected = (
+            jnp.sum((concentration - 1) * log_weights)
+            + norm.logpdf(logsumexp(u))
+            + log_jacobian
+        )
+        differences.append(float(ours - expected))
+    # Equal up to a constant: the normalising terms the model leaves out.
+    assert np.ptp(differences) < 1e-3 * max(1.0, np.abs(differences).max())
+
+
+def test_overfitted_start_leaves_surplus_components_empty():
+    X = bayespy_data()
+    X = (X - X.mean(0)) / X.std(0)
+    prior_loc, values, occupied = overfitted_start(
+        X, 10, "full", 1e-3, random_state=np.random.RandomState(0)
+    )
+    assert occupied.sum() == 4
+    assert_allclose(prior_loc[~occupied], 0.0, atol=1e-12)
+    assert np.all(values["weights"][~occupied] * X.shape[0] < 1.0)
+    assert_allclose(values["weights"].sum(), 1.0)
+    assert values["corr_cholesky"].shape == (10, 2, 2)
+    assert np.all(values["scales"] > 0)
+
+
+def test_invalid_weight_parameterization():
+    with pytest.raises(ValueError, match="weight_parameterization"):
+        BayesianGMM(weight_parameterization="stick").fit(np.random.rand(10, 2))
+
+
+# ------------------------------------------------------------ MCMC behaviour
+
+
+@pytest.fixture(scope="module")
+def bayespy_fit():
+    X = bayespy_data()
+    return X, BayesianGMM(**OVERFITTED, random_state=0).fit(X)
+
+
+def _check_overfitted(gmm, expected):
+    n_draws = gmm.num_chains * gmm.num_samples
+    diag = gmm.diagnostics_
+    assert gmm.n_effective_components_ == expected
+    # Nearly every draw, not just the median, has the expected count.
+    assert np.mean(gmm.n_effective_components_draws_ == expected) > 0.9
+    assert diag["divergences"] < 0.01 * n_draws
+    assert diag["max_r_hat_occupied"] < 1.01
+    assert len(diag["occupied_components"]) == expected
+
+
+def test_bayespy_example_finds_four_components(bayespy_fit):
+    _, gmm = bayespy_fit
+    _check_overfitted(gmm, 4)
+    assert gmm.converged_
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_bayespy_example_other_seeds(seed):
+    gmm = BayesianGMM(**OVERFITTED, random_state=seed).fit(bayespy_data())
+    _check_overfitted(gmm, 4)
+
+
+def test_separated_blobs_find_three_components():
+    X, _ = separated_blobs()
+    gmm = BayesianGMM(**OVERFITTED, random_state=0).fit(X)
+    _check_overfitted(gmm, 3)
+
+
+def test_predictions_ignore_empty_components(bayespy_fit):
+    X, gmm = bayespy_fit
+    occupied = gmm.diagnostics_["occupied_components"]
+    empty = np.setdiff1d(np.arange(gmm.n_components), occupied)
+    assert gmm.weights_[empty].sum() < 1e-3
+    assert_allclose(gmm.weights_.sum(), 1.0)
+    proba = gmm.predict_proba(X)
+    assert proba[:, empty].max() < 0.05
+    assert set(np.unique(gmm.predict(X))) <= set(occupied)
+    _, labels = gmm.sample(500)
+    assert set(np.unique(labels)) <= set(occupied)
+    assert np.all(np.isfinite(gmm.covariances_))
+    assert np.all(np.isfinite(gmm.precisions_cholesky_))
+    # BIC counts parameters as GaussianMixture does for n_components = 10.
+    n_params = 10 * 3 + 10 * 2 + 9
+    log_lik = (gmm.bic(X) - n_params * np.log(len(X))) / -2
+    assert_allclose(gmm.aic(X), -2 * log_lik + 2 * n_params)
+    assert np.isfinite(gmm.score(X))

@@ -1,0 +1,412 @@
+"""BayesianGMMSelector, its criteria, the scorers and parallel candidate fits."""
+
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import BaseEstimator, clone
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skbayesmix import BayesianGMM, BayesianGMMSelector, aic_score, bic_score
+from skbayesmix._selection import _elpd_differences, _membership_entropy
+
+# Enough MCMC for a stable choice of K on well-separated blobs, and no more.
+# Checked over random_state 0, 1, 2 (see the report of issue 3).
+MCMC = dict(num_warmup=100, num_samples=100, num_chains=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def separated_blobs():
+    """Three well-separated blobs of 100 points each."""
+    X, y = make_blobs(
+        n_samples=300, centers=[[-4, 0], [4, 0], [0, 6]], cluster_std=1.0,
+        random_state=0,
+    )
+    return X, y
+
+
+def _cheap_selector(**params):
+    return BayesianGMMSelector(
+        estimator=GaussianMixture(max_iter=5, random_state=0),
+        criterion="bic",
+        n_components_range=(1, 2),
+        **params,
+    )
+
+
+@parametrize_with_checks([_cheap_selector()])
+def test_sklearn_compatible_estimator(estimator, check):
+    with warnings.catch_warnings():
+        # max_iter=5 keeps the checks fast; EM need not converge.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+# --------------------------------------------------------------- scorers
+
+
+def test_bic_and_aic_scorers_match_negative_criteria(separated_blobs):
+    X, _ = separated_blobs
+    gmm = GaussianMixture(3, random_state=0).fit(X)
+    assert bic_score(gmm, X) == pytest.approx(-gmm.bic(X))
+    assert aic_score(gmm, X) == pytest.approx(-gmm.aic(X))
+
+    # In a pipeline the last step scores the transformed data, not raw X.
+    pipe = make_pipeline(StandardScaler(), GaussianMixture(3, random_state=0)).fit(X)
+    X_scaled = pipe[0].transform(X)
+    assert bic_score(pipe, X) == pytest.approx(-pipe[-1].bic(X_scaled))
+    assert aic_score(pipe, X) == pytest.approx(-pipe[-1].aic(X_scaled))
+    assert bic_score(pipe, X) != pytest.approx(-pipe[-1].bic(X))
+
+
+def test_bic_score_in_grid_search_with_pipeline(separated_blobs):
+    X, _ = separated_blobs
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), GaussianMixture(random_state=0)),
+        {"gaussianmixture__n_components": [1, 2, 3, 4, 5]},
+        scoring=bic_score,
+        cv=3,
+    ).fit(X)
+    assert search.best_params_ == {"gaussianmixture__n_components": 3}
+
+
+# ------------------------------------------------- criteria and the choice
+
+
+def test_criteria_for_gaussian_mixture_and_icl(separated_blobs):
+    X, _ = separated_blobs
+    selector = BayesianGMMSelector(
+        GaussianMixture(random_state=0), n_components_range=(1, 2, 3, 4, 5)
+    ).fit(X)
+    results = selector.cv_results_
+    assert_array_equal(results["n_components"], [1, 2, 3, 4, 5])
+    assert selector.best_n_components_ == 3
+    assert selector.best_covariance_type_ == "full"
+    assert selector.best_index_ == 2
+    assert results["rank_bic"][2] == 1
+    for k, row in zip(range(1, 6), range(5)):
+        gmm = GaussianMixture(k, random_state=0).fit(X)
+        assert_allclose(results["bic"][row], gmm.bic(X), rtol=1e-10)
+        assert_allclose(results["aic"][row], gmm.aic(X), rtol=1e-10)
+        proba = gmm.predict_proba(X)
+        entropy = -np.sum(proba * np.log(np.clip(proba, 1e-300, None)))
+        assert_allclose(results["icl"][row], gmm.bic(X) + 2 * entropy, rtol=1e-10)
+        assert results["n_parameters"][row] == gmm._n_parameters()
+    # ICL penalises overlap, so it never undercuts BIC.
+    assert np.all(results["icl"] >= results["bic"])
+    # Criteria that need posterior draws are skipped, not invented.
+    for key in ("elpd_waic", "se_elpd_waic", "elpd_loo", "se_elpd_loo",
+                "n_bad_pareto_k", "dse_elpd_loo"):
+        assert np.all(np.isnan(results[key]))
+    assert selector.best_score_ == pytest.approx(results["bic"][2])
+    assert len(results["params"]) == 5
+    assert results["params"][2] == {"n_components": 3}
+
+
+def test_membership_entropy():
+    assert _membership_entropy([[1.0, 0.0], [0.0, 1.0]]) == 0.0
+    assert_allclose(_membership_entropy([[0.5, 0.5]]), np.log(2))
+
+
+def test_elpd_differences_are_paired_standard_errors():
+    rng = np.random.RandomState(0)
+    pointwise = [rng.normal(-3, 1, 50), None, rng.normal(-5, 1, 50)]
+    pointwise[1] = pointwise[0] + rng.normal(0.1, 0.05, 50)  # best, close to 0
+    elpd = np.array([p.sum() for p in pointwise])
+    diff, dse = _elpd_differences(elpd, pointwise)
+    assert diff[1] == 0 and dse[1] == 0
+    assert_allclose(diff, elpd[1] - elpd)
+    paired = pointwise[1] - pointwise[0]
+    assert_allclose(dse[0], np.sqrt(50 * np.var(paired)))
+    # Pairing removes the shared per-observation variance.
+    assert dse[0] < 0.5 * np.sqrt(50) * np.std(pointwise[0])
+
+
+class _FakeBayesianMixture(GaussianMixture):
+    """GaussianMixture with canned waic/loo results, to test the selection rule."""
+
+    ELPD = {1: -700.0, 2: -600.0, 3: -500.0, 4: -499.0, 5: -498.5}
+
+    def _ic(self):
+        rng = np.random.RandomState(self.n_components)
+        # Pointwise contributions of the larger models are the K=3 ones plus
+        # small noise: paired differences have an SE of about 2 (sqrt(2*300)*0.08),
+        # far below each elpd's own SE (10).
+        n = 300  # rows of separated_blobs
+        base = np.random.RandomState(3).normal(-5.0, 1.0, n)
+        if self.n_components >= 3:
+            pointwise = base + rng.normal(0, 0.08, n)
+        else:
+            pointwise = np.random.RandomState(0).normal(-5, 1, n)
+        pointwise += (self.ELPD[self.n_components] - pointwise.sum()) / n
+        return {"elpd": pointwise.sum(), "se": 10.0, "p": 1.0, "pointwise": pointwise}
+
+    def waic(self):
+        return self._ic()
+
+    def loo(self):
+        result = self._ic()
+        result["pareto_k"] = np.where(np.arange(300) < self.n_components - 3, 0.9, 0.1)
+        result["pareto_k_threshold"] = 0.7
+        warnings.warn("the estimator's own Pareto warning", ConvergenceWarning)
+        return result
+
+
+def test_one_standard_error_rule_and_pareto_warnings(separated_blobs):
+    X, _ = separated_blobs
+    selector = BayesianGMMSelector(
+        _FakeBayesianMixture(random_state=0),
+        n_components_range=(1, 2, 3, 4, 5),
+        criterion="loo",
+    )
+    with pytest.warns(ConvergenceWarning, match="Pareto k") as record:
+        selector.fit(X)
+    results = selector.cv_results_
+    # K=5 has the best elpd, but K=3 and K=4 lie within one paired SE of it.
+    assert results["rank_loo"][4] == 1
+    assert results["dse_elpd_loo"][2] > results["d_elpd_loo"][2]
+    assert selector.best_n_components_ == 3
+    assert selector.best_score_ == pytest.approx(results["elpd_loo"][2])
+    assert_array_equal(results["n_bad_pareto_k"], [0, 0, 0, 1, 2])
+    # One selector warning per candidate with bad k, naming it; the inner
+    # estimator's own Pareto warning is replaced, not repeated.
+    messages = [str(w.message) for w in record if "Pareto" in str(w.message)]
+    assert len(messages) == 2
+    assert "[n_components=4" in messages[0] and "1 observations" in messages[0]
+    assert not any("own Pareto" in m for m in messages)
+
+    # WAIC has no paired SE fallback issue: same rule, same choice.
+    selector.set_params(criterion="waic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selector.fit(X)
+    assert selector.best_n_components_ == 3
+
+
+def test_covariance_types_compare_structures(separated_blobs):
+    X, _ = separated_blobs
+    selector = BayesianGMMSelector(
+        GaussianMixture(random_state=0),
+        n_components_range=(2, 3, 4),
+        covariance_types=("full", "spherical"),
+    ).fit(X)
+    results = selector.cv_results_
+    assert_array_equal(results["n_components"], [2, 3, 4, 2, 3, 4])
+    assert list(results["covariance_type"]) == ["full"] * 3 + ["spherical"] * 3
+    # The blobs are isotropic: spherical wins BIC with fewer parameters.
+    assert selector.best_covariance_type_ == "spherical"
+    assert selector.best_n_components_ == 3
+    assert selector.best_estimator_.covariance_type == "spherical"
+    assert results["params"][4] == {"n_components": 3, "covariance_type": "spherical"}
+
+
+def test_does_not_mutate_estimator_and_delegates(separated_blobs):
+    X, _ = separated_blobs
+    inner = GaussianMixture(random_state=0)
+    params = inner.get_params()
+    selector = BayesianGMMSelector(inner, n_components_range=(2, 3)).fit(X)
+    assert inner.get_params() == params
+    assert not hasattr(inner, "means_")
+    best = selector.best_estimator_
+    assert best is not inner and best.n_components == 3
+    assert_array_equal(selector.predict(X), best.predict(X))
+    assert_allclose(selector.predict_proba(X), best.predict_proba(X))
+    assert_allclose(selector.score_samples(X), best.score_samples(X))
+    assert selector.score(X) == pytest.approx(best.score(X))
+    assert selector.bic(X) == pytest.approx(best.bic(X))
+    assert selector.aic(X) == pytest.approx(best.aic(X))
+    assert selector.sample(7)[0].shape == (7, 2)
+
+
+class _BicOnly(BaseEstimator):
+    """The least an estimator needs: fit, bic and an n_components parameter."""
+
+    def __init__(self, n_components=1):
+        self.n_components = n_components
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def bic(self, X):
+        return float((self.n_components - 2) ** 2)
+
+
+def test_delegation_and_criteria_follow_the_estimator(separated_blobs):
+    X, _ = separated_blobs
+    # Before fit, availability comes from the estimator (BayesianGMM if None).
+    assert hasattr(BayesianGMMSelector(), "predict_proba")
+    assert hasattr(BayesianGMMSelector(), "sample")
+    selector = BayesianGMMSelector(_BicOnly(), n_components_range=(1, 2, 3))
+    for method in ("predict", "predict_proba", "score", "score_samples", "sample", "aic"):
+        assert not hasattr(selector, method), method
+    selector.fit(X)
+    assert selector.best_n_components_ == 2
+    assert not hasattr(selector, "predict_proba")
+    assert selector.bic(X) == 0.0
+    assert np.all(np.isnan(selector.cv_results_["aic"]))
+    assert np.all(np.isnan(selector.cv_results_["icl"]))
+    # Without a covariance type the row says None and complexity is K.
+    assert list(selector.cv_results_["covariance_type"]) == [None] * 3
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_components_range": ()}, "non-empty sequence"),
+        ({"n_components_range": (0, 1)}, "integers >= 1"),
+        ({"n_components_range": (2, 2)}, "repeated"),
+        ({"n_components_range": (1, 20)}, "max\\(n_components_range\\) = 20"),
+        ({"covariance_types": ("full", "wide")}, "covariance_types"),
+        ({"criterion": "loo"}, "needs an estimator with a loo"),
+    ],
+)
+def test_invalid_parameters(params, match):
+    X = np.random.RandomState(0).normal(size=(10, 2))
+    selector = BayesianGMMSelector(GaussianMixture(), **params)
+    with pytest.raises(ValueError, match=match):
+        selector.fit(X)
+
+
+def test_verbose_prints_one_line_per_candidate(separated_blobs, capsys):
+    X, _ = separated_blobs
+    _cheap_selector(verbose=1).fit(X)
+    out = capsys.readouterr().out.splitlines()
+    assert [line[:5] for line in out[1:3]] == ["[1/2]", "[2/2]"]
+    assert "bic=" in out[1] and "chose n_components=" in out[-1]
+    _cheap_selector().fit(X)
+    assert capsys.readouterr().out == ""
+
+
+def test_selector_as_pipeline_step_in_grid_search(separated_blobs):
+    X, _ = separated_blobs
+    pipe = Pipeline([
+        ("scale", StandardScaler()),
+        ("selector", BayesianGMMSelector(
+            GaussianMixture(random_state=0), n_components_range=(1, 2, 3, 4, 5)
+        )),
+    ])
+    search = GridSearchCV(
+        pipe,
+        {"selector__estimator__covariance_type": ["full", "spherical", "tied"]},
+        scoring=bic_score,
+        cv=KFold(3, shuffle=True, random_state=0),
+    ).fit(X)
+    assert search.best_params_ == {"selector__estimator__covariance_type": "spherical"}
+    selector = search.best_estimator_.named_steps["selector"]
+    assert selector.best_n_components_ == 3
+    assert selector.best_estimator_.covariance_type == "spherical"
+
+
+# ------------------------------------------------------------ with MCMC
+
+
+def test_bic_and_loo_choose_three_blobs(separated_blobs):
+    X, _ = separated_blobs
+    selector = BayesianGMMSelector(
+        BayesianGMM(**MCMC),
+        n_components_range=(1, 2, 3, 4, 5, 6),
+        criterion="loo",
+    )
+    with warnings.catch_warnings():
+        # Short chains on surplus components warn about R-hat; not under test.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selector.fit(X)
+    results = selector.cv_results_
+    assert selector.best_n_components_ == 3
+    assert results["n_components"][np.argmin(results["bic"])] == 3
+    assert results["n_components"][np.argmin(results["aic"])] >= 3
+    for key in ("elpd_waic", "se_elpd_waic", "elpd_loo", "se_elpd_loo", "p_loo",
+                "n_bad_pareto_k", "icl"):
+        assert np.all(np.isfinite(results[key])), key
+    # Past K=3 PSIS-LOO is flat: within a few paired SEs of the best.
+    assert np.all(results["d_elpd_loo"][3:] < 3 * results["dse_elpd_loo"][3:] + 1)
+    assert np.all(results["d_elpd_loo"][:2] > 10 * results["dse_elpd_loo"][:2])
+    assert isinstance(selector.best_estimator_, BayesianGMM)
+    assert selector.best_estimator_.n_components == 3
+
+
+def test_grid_search_pipeline_chooses_three(separated_blobs):
+    X, _ = separated_blobs
+
+    def default_score(estimator, X, y=None):
+        return estimator.score(X)  # what GridSearchCV uses with scoring=None
+
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), BayesianGMM(**MCMC)),
+        {"bayesiangmm__n_components": [1, 2, 3, 4]},
+        scoring={"score": default_score, "bic": bic_score},
+        refit=False,
+        cv=KFold(3, shuffle=True, random_state=0),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X)
+    n_components = np.asarray(search.cv_results_["param_bayesiangmm__n_components"])
+    for metric in ("score", "bic"):
+        ranks = search.cv_results_[f"rank_test_{metric}"]
+        assert n_components[np.argmin(ranks)] == 3, metric
+
+
+@pytest.fixture(scope="module")
+def sequential_selection(separated_blobs):
+    X, _ = separated_blobs
+    selector = BayesianGMMSelector(
+        BayesianGMM(**MCMC), n_components_range=(2, 3), criterion="bic"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selector.fit(X)
+    return selector
+
+
+_COMPARED = ("bic", "aic", "icl", "elpd_waic", "elpd_loo", "se_elpd_loo")
+
+
+def _assert_same_selection(selector, reference):
+    assert selector.best_n_components_ == reference.best_n_components_ == 3
+    for key in _COMPARED:
+        assert_allclose(selector.cv_results_[key], reference.cv_results_[key],
+                        rtol=1e-6, err_msg=key)
+    assert_allclose(
+        selector.best_estimator_.means_, reference.best_estimator_.means_, rtol=1e-6
+    )
+
+
+def test_same_result_with_two_jobs(separated_blobs, sequential_selection):
+    X, _ = separated_blobs
+    selector = clone(sequential_selection).set_params(n_jobs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selector.fit(X)
+    _assert_same_selection(selector, sequential_selection)
+
+
+def test_same_result_on_a_dask_cluster(separated_blobs, sequential_selection):
+    distributed = pytest.importorskip("dask.distributed")
+    X, _ = separated_blobs
+    selector = clone(sequential_selection)
+    # Worker threads (processes=False) start in a second where worker processes
+    # take tens of seconds, and reuse this process's compiled samplers; process
+    # separation is what the n_jobs=2 (loky) test covers.
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as tasks:
+            with joblib.parallel_backend("dask"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                selector.fit(X)
+        # Both candidates ran as tasks on the cluster's workers.
+        workers = {task["worker"] for task in tasks.data}
+        assert len(tasks.data) >= 2
+        assert workers <= set(client.scheduler_info()["workers"])
+    _assert_same_selection(selector, sequential_selection)
