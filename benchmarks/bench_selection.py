@@ -23,6 +23,7 @@ from sklearn.mixture import GaussianMixture
 
 from skbayesmix import BayesianGMM, BayesianGMMSelector
 from skbayesmix._inference import compilation_stats, reset_compilation_stats
+from skbayesmix._selection import _select
 
 N_COMPONENTS_RANGE = tuple(range(2, 13))
 
@@ -52,7 +53,9 @@ def main():
     parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument(
         "--out",
-        default=os.path.join(os.path.dirname(__file__), "results", "bench_selection.json"),
+        default=os.path.join(
+            os.path.dirname(__file__), "results", "bench_selection.json"
+        ),
     )
     args = parser.parse_args()
 
@@ -98,8 +101,7 @@ def main():
         for name in ("bic", "aic", "icl")
     }
     for name in ("waic", "loo"):
-        probe = BayesianGMMSelector(criterion=name)
-        choices[name] = int(res["n_components"][probe._choose(res)])
+        choices[name] = int(res["n_components"][_select(res, name)])
     print(
         f"selector choices: {choices}; GaussianMixture BIC (n_init=10) chooses "
         f"{gmm_choice} ({gmm_time:.1f}s)"

@@ -57,7 +57,9 @@ def draw_prior(rng, n_components, n_features, prior):
     means = prior["mean_prior"] + prior["mean_prior_scale"] * rng.standard_normal(
         (n_components, n_features)
     )
-    scales = np.abs(prior["scale_prior"] * rng.standard_cauchy((n_components, n_features)))
+    scales = np.abs(
+        prior["scale_prior"] * rng.standard_cauchy((n_components, n_features))
+    )
     corr = np.tile(np.eye(n_features), (n_components, 1, 1))
     if n_features == 2:
         # LKJ(eta) in two dimensions: (rho + 1) / 2 ~ Beta(eta, eta).
@@ -229,7 +231,9 @@ def main(argv=None):
         ranks, fit_info = run_family(name, n_features, covariance_type, args, prior)
         rows = {}
         for stat, values in ranks.items():
-            counts, p_chi2, p_ks = uniformity(values, args.thinned_draws, args.bins, rng)
+            counts, p_chi2, p_ks = uniformity(
+                values, args.thinned_draws, args.bins, rng
+            )
             rows[stat] = {
                 "family": family_of(stat),
                 "histogram": counts.tolist(),

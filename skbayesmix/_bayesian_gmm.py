@@ -223,7 +223,10 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         is at least one observation. With a small ``weight_concentration`` and a
         generous ``n_components`` this is the number of components the data
         support; empty components keep their place (and index) in every fitted
-        array with a weight near zero.
+        array with a weight near zero. Their ``means_`` and ``covariances_``
+        are posterior means of what is essentially their prior, so the
+        half-Cauchy scale prior can make those covariances very large; their
+        weights keep them out of every prediction, sample and density.
 
     n_effective_components_draws_ : ndarray of shape (num_chains, num_samples)
         That number for every draw: its posterior distribution.
@@ -719,7 +722,8 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         if self._checked_r_hat() >= _diagnostics.R_HAT_THRESHOLD:
             warnings.warn(
                 f"Max R-hat is {self._checked_r_hat():.3f}{self._excluded_note()} "
-                f"(above {_diagnostics.R_HAT_THRESHOLD}): the chains disagree. Increase "
+                f"(above {_diagnostics.R_HAT_THRESHOLD}): the chains disagree. "
+                "Increase "
                 "num_warmup and num_samples, or reduce n_components.",
                 ConvergenceWarning,
                 stacklevel=stacklevel,
@@ -765,7 +769,7 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         return self._validate_X(X)[0]
 
     def _validate_X(self, X):
-        """Validated X as float64, and the dtype results are returned in.
+        """Validate X; return it as float64 with the dtype results are returned in.
 
         Results are float32 only when both the training data and X are float32,
         as in GaussianMixture.

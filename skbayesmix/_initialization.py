@@ -185,7 +185,8 @@ def mixture_initial_values(weights, means, covariances, covariance_type):
             corr = 0.95 * corr + 0.05 * np.eye(n_features)
             values["corr_cholesky"] = np.linalg.cholesky(corr)
     else:
-        scales = np.maximum(np.sqrt(np.asarray(covariances, dtype=float)), MIN_INIT_SCALE)
+        scales = np.sqrt(np.asarray(covariances, dtype=float))
+        scales = np.maximum(scales, MIN_INIT_SCALE)
     values["scales"] = scales
     return values
 

@@ -29,6 +29,9 @@ CRITERIA = ("bic", "aic", "icl", "waic", "loo")
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 # Criteria whose value is an elpd (higher is better); the others are deviances.
 _ELPD_CRITERIA = ("waic", "loo")
+# elpd differences below this are negligible, whatever their standard error
+# (Vehtari's cross-validation FAQ; Sivula, Magnusson and Vehtari, 2022).
+_NEGLIGIBLE_ELPD_DIFFERENCE = 4.0
 
 
 def bic_score(estimator, X, y=None):
@@ -242,6 +245,37 @@ def _elpd_differences(elpd, pointwise):
     return diff, dse
 
 
+def _select(results, criterion):
+    """Row of the winner: lowest deviance, or the one-SE rule on elpd."""
+    if criterion not in _ELPD_CRITERIA:
+        value = results[criterion]
+        if not np.isfinite(value).any():
+            raise ValueError(f"No candidate has a finite {criterion}.")
+        return int(np.nanargmin(np.where(np.isfinite(value), value, np.nan)))
+    elpd = results[f"elpd_{criterion}"]
+    if not np.isfinite(elpd).any():
+        raise ValueError(f"No candidate has a finite elpd_{criterion}.")
+    best = int(np.nanargmax(np.where(np.isfinite(elpd), elpd, np.nan)))
+    diff = results[f"d_elpd_{criterion}"]
+    dse = results[f"dse_elpd_{criterion}"]
+    # Without paired pointwise values, fall back to the best one's own SE.
+    tolerance = np.where(
+        np.isfinite(dse), dse, results[f"se_elpd_{criterion}"][best]
+    )
+    # The paired SE of two nearly identical models is itself tiny, so Monte
+    # Carlo noise in the elpd estimates would decide; a floor stops that.
+    tolerance = np.maximum(np.nan_to_num(tolerance), _NEGLIGIBLE_ELPD_DIFFERENCE)
+    eligible = np.flatnonzero(np.isfinite(elpd) & (diff <= tolerance))
+    n_parameters = results["n_parameters"]
+    complexity = np.where(
+        np.isfinite(n_parameters), n_parameters, results["n_components"]
+    )
+    order = np.lexsort(
+        (-elpd[eligible], results["n_components"][eligible], complexity[eligible])
+    )
+    return int(eligible[order[0]])
+
+
 def _estimator_has(attr):
     """Delegate availability to the winner once fitted, else to the estimator."""
 
@@ -384,7 +418,12 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     standard error is that of the elpd difference to the best candidate,
     computed from the paired pointwise contributions as
     :func:`arviz.compare` does, or the best candidate's own standard error when
-    pointwise values are unavailable. Candidates with Pareto k above the
+    pointwise values are unavailable. Differences below 4 count as negligible
+    whatever their standard error [3]_: the paired standard error of two
+    nearly identical models (K=3 and K=4 on three blobs) is well below 1, so
+    without this floor the Monte Carlo noise of the elpd estimates (about 1
+    with a few hundred draws) would decide between them. Candidates with
+    Pareto k above the
     threshold raise a :class:`~sklearn.exceptions.ConvergenceWarning`, as do
     candidates whose sampler reported divergences or high R-hat.
 
@@ -429,6 +468,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     .. [2] C. Biernacki, G. Celeux and G. Govaert, "Assessing a mixture model for
        clustering with the integrated completed likelihood", IEEE TPAMI 22(7),
        2000.
+    .. [3] T. Sivula, M. Magnusson, A. A. Matamoros and A. Vehtari, "Uncertainty
+       in Bayesian leave-one-out cross-validation based model comparison",
+       arXiv:2008.10296, 2022.
 
     Examples
     --------
@@ -604,16 +646,16 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         self.cv_results_ = self._build_results(
             fitted, scores, pointwise, candidate_params, X
         )
-        self.best_index_ = self._choose(self.cv_results_)
-        self.best_estimator_ = fitted[self.best_index_]
-        self.best_n_components_ = int(self.cv_results_["n_components"][self.best_index_])
-        self.best_covariance_type_ = self.cv_results_["covariance_type"][self.best_index_]
+        best = self.best_index_ = _select(self.cv_results_, self.criterion)
+        self.best_estimator_ = fitted[best]
+        self.best_n_components_ = int(self.cv_results_["n_components"][best])
+        self.best_covariance_type_ = self.cv_results_["covariance_type"][best]
         value_key = (
             f"elpd_{self.criterion}"
             if self.criterion in _ELPD_CRITERIA
             else self.criterion
         )
-        self.best_score_ = float(self.cv_results_[value_key][self.best_index_])
+        self.best_score_ = float(self.cv_results_[value_key][best])
         if self.verbose:
             print(
                 f"BayesianGMMSelector: chose n_components={self.best_n_components_}, "
@@ -703,35 +745,6 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         results["score_time"] = np.array([s["score_time"] for s in scores])
         results["params"] = [dict(params) for params in candidate_params]
         return results
-
-    def _choose(self, results):
-        """Row of the winner: lowest deviance, or the one-SE rule on elpd."""
-        criterion = self.criterion
-        if criterion not in _ELPD_CRITERIA:
-            value = results[criterion]
-            if not np.isfinite(value).any():
-                raise ValueError(f"No candidate has a finite {criterion}.")
-            return int(np.nanargmin(np.where(np.isfinite(value), value, np.nan)))
-        elpd = results[f"elpd_{criterion}"]
-        if not np.isfinite(elpd).any():
-            raise ValueError(f"No candidate has a finite elpd_{criterion}.")
-        best = int(np.nanargmax(np.where(np.isfinite(elpd), elpd, np.nan)))
-        diff = results[f"d_elpd_{criterion}"]
-        dse = results[f"dse_elpd_{criterion}"]
-        # Without paired pointwise values, fall back to the best one's own SE.
-        tolerance = np.where(
-            np.isfinite(dse), dse, results[f"se_elpd_{criterion}"][best]
-        )
-        tolerance[best] = 0.0
-        eligible = np.flatnonzero(np.isfinite(elpd) & (diff <= tolerance))
-        n_parameters = results["n_parameters"]
-        complexity = np.where(
-            np.isfinite(n_parameters), n_parameters, results["n_components"]
-        )
-        order = np.lexsort(
-            (-elpd[eligible], results["n_components"][eligible], complexity[eligible])
-        )
-        return int(eligible[order[0]])
 
     # ------------------------------------------------------------ delegation
 

@@ -548,25 +548,44 @@ def plot_mean_posterior(
     return ax
 
 
-# Criteria for which a larger value is better (elpd); the others are deviances.
-_HIGHER_IS_BETTER = ("elpd", "score", "log_likelihood")
+def _criterion_keys(results, criterion):
+    """Key of the criterion's value and of its standard error (or None)."""
+    for key in (criterion, f"elpd_{criterion}"):
+        if key in results:
+            break
+    else:
+        candidates = sorted(
+            k for k in results
+            if not k.startswith(("se_", "dse_", "d_", "rank_", "p_"))
+            and not k.endswith("_se")
+        )
+        raise ValueError(
+            f"cv_results_ has no criterion {criterion!r}; available: {candidates}"
+        )
+    for se_key in (f"se_{key}", f"{key}_se", f"{criterion}_se"):
+        if se_key in results:
+            return key, se_key
+    return key, None
 
 
 def plot_criterion(selector, criterion=None, *, ax=None):
     """Model-selection criterion against the number of components.
 
-    Plots ``cv_results_[criterion]`` of a fitted
+    Plots the criterion from the ``cv_results_`` of a fitted
     :class:`~skbayesmix.BayesianGMMSelector` (or any dict of arrays with an
-    ``n_components`` key) with error bars of one standard error where the
-    results hold one (``<criterion>_se``), one line per covariance type, and
-    marks the selected number of components.
+    ``n_components`` key), one line per covariance type, with error bars of
+    one standard error where the results hold one (the elpd of WAIC and
+    PSIS-LOO), and marks the selected candidate. BIC, AIC and ICL are
+    deviances (lower is better); ``'waic'`` and ``'loo'`` are plotted as elpd
+    (higher is better).
 
     Parameters
     ----------
     selector : BayesianGMMSelector or dict
         Fitted selector, or its ``cv_results_``.
     criterion : str, default=None
-        Key of the criterion to plot; None uses the selector's ``criterion``.
+        Criterion to plot ('bic', 'aic', 'icl', 'waic', 'loo' or any key of the
+        results); None uses the selector's ``criterion`` (or 'bic' for a dict).
     ax : matplotlib.axes.Axes, default=None
         Axes to draw on; None uses the current Axes.
 
@@ -576,68 +595,59 @@ def plot_criterion(selector, criterion=None, *, ax=None):
         Holds one errorbar container per covariance type.
     """
     check_matplotlib_support("plot_criterion")
+    best_index = None
     if isinstance(selector, dict):
         results = selector
         criterion = "bic" if criterion is None else criterion
-        best = None
     else:
         check_is_fitted(selector, "cv_results_")
         results = selector.cv_results_
-        criterion = selector.criterion if criterion is None else criterion
-        best = getattr(selector, "best_n_components_", None)
-        if criterion != selector.criterion:
-            best = None
-    if criterion not in results:
-        candidates = sorted(k for k in results if not k.endswith("_se"))
-        raise ValueError(
-            f"cv_results_ has no criterion {criterion!r}; available: {candidates}"
-        )
+        own = getattr(selector, "criterion", None)
+        criterion = own if criterion is None else criterion
+        if criterion == own:
+            best_index = getattr(selector, "best_index_", None)
+    key, se_key = _criterion_keys(results, criterion)
     ax = _get_ax(ax)
     n_components = np.asarray(results["n_components"], dtype=float)
-    values = np.asarray(results[criterion], dtype=float)
-    se_key = f"{criterion}_se"
-    se = np.asarray(results[se_key], dtype=float) if se_key in results else None
-    if se is not None:
+    values = np.asarray(results[key], dtype=float)
+    se = None
+    if se_key is not None:
+        se = np.asarray(results[se_key], dtype=float)
         se = np.where(np.isfinite(se), se, 0.0)
     cov_types = results.get("covariance_type")
-    groups = [None] if cov_types is None else list(dict.fromkeys(np.asarray(cov_types)))
+    if cov_types is None:
+        cov_types = np.full(len(values), None, dtype=object)
+    cov_types = np.asarray(cov_types, dtype=object)
+    groups = list(dict.fromkeys(cov_types.tolist()))
     for group in groups:
-        rows = (
-            np.ones(len(values), bool) if group is None else np.asarray(cov_types) == group
-        )
-        order = np.argsort(n_components[rows])
+        rows = np.flatnonzero(cov_types == group)
+        rows = rows[np.argsort(n_components[rows])]
         ax.errorbar(
-            n_components[rows][order],
-            values[rows][order],
-            yerr=None if se is None else se[rows][order],
+            n_components[rows],
+            values[rows],
+            yerr=None if se is None else se[rows],
             marker="o",
             capsize=3,
-            label=None if group is None else str(group),
+            label=None if len(groups) == 1 else str(group),
         )
-    if best is not None:
-        best_rows = n_components == best
-        if cov_types is not None and hasattr(selector, "best_estimator_"):
-            chosen = getattr(selector.best_estimator_, "covariance_type", None)
-            best_rows &= np.asarray(cov_types) == chosen
-        if np.any(best_rows):
-            ax.plot(
-                n_components[best_rows], values[best_rows], marker="*", ms=16,
-                color="gold", markeredgecolor="k", linestyle="none",
-                label=f"selected K = {int(best)}", zorder=3,
-            )
-    if len(groups) > 1 or best is not None:
+    if best_index is not None and np.isfinite(values[best_index]):
+        ax.plot(
+            n_components[best_index], values[best_index], marker="*", ms=16,
+            color="gold", markeredgecolor="k", linestyle="none", zorder=3,
+            label=f"selected: K = {int(n_components[best_index])}",
+        )
+    if len(groups) > 1 or best_index is not None:
         ax.legend()
     ax.set_xlabel("number of components")
     ax.set_xticks(np.unique(n_components))
-    ylabel = criterion.upper() if criterion in ("bic", "aic", "icl") else criterion
-    ylabel += " (higher is better)" if _higher_is_better(criterion) else " (lower is better)"
-    ax.set_ylabel(ylabel)
-    ax.set_title(f"{criterion} by number of components" + (" (+/- 1 SE)" if se is not None else ""))
+    higher = key.startswith("elpd")
+    name = key.upper() if key in ("bic", "aic", "icl") else key
+    ax.set_ylabel(name + (" (higher is better)" if higher else " (lower is better)"))
+    title = f"{name} by number of components"
+    if se is not None:
+        title += " (+/- 1 SE)"
+    ax.set_title(title)
     return ax
-
-
-def _higher_is_better(criterion):
-    return any(word in criterion for word in _HIGHER_IS_BETTER)
 
 
 @contextlib.contextmanager

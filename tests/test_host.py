@@ -19,6 +19,7 @@ import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
 
 from skbayesmix import BayesianGMM
 
@@ -183,3 +184,38 @@ def test_loky_worker_fits_match_serial_fits(serial_fits):
         fitted = joblib.Parallel()(joblib.delayed(_fit)(*job) for job in jobs)
     for serial, worker in zip([serial_fits[0], serial_fits[2]], fitted):
         _assert_same_fit(serial, worker)
+
+
+def test_dtypes_follow_gaussian_mixture():
+    # Whatever the installed scikit-learn does with float32 (1.9 keeps float32 in
+    # the fitted attributes and in predict_proba/score_samples), BayesianGMM does.
+    from sklearn.mixture import GaussianMixture
+
+    params, seed, n_features = JOBS[0]
+    X64 = _data(seed, n_features)
+    X32 = X64.astype(np.float32)
+
+    def dtypes(est):
+        names = [
+            "weights_",
+            "means_",
+            "covariances_",
+            "precisions_",
+            "precisions_cholesky_",
+        ]
+        out = {name: getattr(est, name).dtype for name in names}
+        for label, X in (("32", X32), ("64", X64)):
+            out["predict_proba" + label] = est.predict_proba(X).dtype
+            out["score_samples" + label] = est.score_samples(X).dtype
+        out["sample"] = est.sample(2)[0].dtype
+        return out
+
+    for X in (X32, X64):
+        reference = GaussianMixture(1, covariance_type="spherical").fit(X)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gmm = BayesianGMM(**params, **TINY).fit(X)
+        assert dtypes(gmm) == dtypes(reference)
+    assert gmm.means_.dtype == np.float64
+    # The posterior draws stay float64 whatever the input.
+    assert all(v.dtype == np.float64 for v in gmm.posterior_samples_.values())

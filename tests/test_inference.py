@@ -56,7 +56,7 @@ def test_padded_size_buckets():
         if size > 2 * ROW_BLOCK:
             assert size % ROW_BLOCK == 0
     # Folds of 80% of the rows share the full data's bucket at these sizes.
-    for n in (128, 500, 5000):
+    for n in (128, 500, 1000):
         assert _inference.padded_size(int(0.8 * n)) == _inference.padded_size(n)
 
 
@@ -69,6 +69,7 @@ def test_public_compilation_api():
     )
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_refit_reuses_compiled_sampler():
     _inference._compiled_cache.clear()
     skbayesmix.reset_compilation_stats()
@@ -84,6 +85,7 @@ def test_refit_reuses_compiled_sampler():
     assert skbayesmix.compilation_stats()["compilations"] == 2
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_grid_search_compiles_once_per_n_components():
     X, _ = make_blobs(n_samples=128, centers=2, random_state=0)
     _inference._compiled_cache.clear()
@@ -114,12 +116,14 @@ def test_padding_with_mask_leaves_potential_energy_unchanged(covariance_type):
     args = (jnp.asarray(X, jnp.float32), jnp.ones(X.shape[0]), hyper)
     padded_args = (jnp.asarray(X_padded, jnp.float32), jnp.asarray(mask), hyper)
     z = unconstrain_fn(model, args, {}, start)
-    energy = float(potential_energy(model, args, {}, z))
-    padded_energy = float(potential_energy(model, padded_args, {}, z))
+    # Jitted: eager NumPyro dispatch compiles hundreds of tiny programs.
+    energy_fn = jax.jit(lambda model_args, z: potential_energy(model, model_args, {}, z))
+    energy = float(energy_fn(args, z))
+    padded_energy = float(energy_fn(padded_args, z))
     np.testing.assert_allclose(padded_energy, energy, rtol=1e-6)
     # ... and masking rows out is not the same as dropping nothing.
     unmasked = (padded_args[0], jnp.ones(size), hyper)
-    assert abs(float(potential_energy(model, unmasked, {}, z)) - energy) > 1.0
+    assert abs(float(energy_fn(unmasked, z)) - energy) > 1.0
 
 
 @pytest.mark.parametrize("n_samples", [100, 3 * ROW_BLOCK])

@@ -118,6 +118,10 @@ def test_no_empty_component_warning_for_sparse_prior():
         mean_prior=[[-3.0], [3.0], [40.0]],
         mean_prior_scale=1.0,
         weight_concentration=0.01,
+        # The sparse defaults would change the sampler's structure (a new
+        # compilation); the warning logic does not depend on them.
+        init_params="kmeans",
+        weight_parameterization="simplex",
     )
     assert np.sum(gmm._empty_fraction > 0.5) >= 1
     assert not [m for m in messages if "less than one observation" in m]
@@ -142,4 +146,20 @@ def test_pareto_k_warning_advises_more_samples(short_fit):
     msg = _one(messages, "Pareto k")
     assert msg.startswith(f"PSIS-LOO is unreliable: {n_bad} observations")
     assert "Increase num_samples" in msg
-    assert {w.filename for w in caught if w.category is ConvergenceWarning} == {__file__}
+    assert {w.filename for w in caught if w.category is ConvergenceWarning} == {
+        __file__
+    }
+
+
+def test_fewer_distinct_rows_than_components_warns_once_with_advice():
+    X = np.repeat([[0.0], [5.0]], 30, axis=0)
+    gmm, messages, caught = _fit_recording(X)
+    msg = _one(messages, "distinct rows")
+    assert msg.startswith("X has only 2 distinct rows, fewer than n_components = 3")
+    assert "Reduce n_components to at most 2" in msg
+    # k-means' own advice-free warning is not passed on.
+    assert not [m for m in messages if "Number of distinct clusters" in m]
+    assert {w.filename for w in caught if "distinct rows" in str(w.message)} == {
+        __file__
+    }
+    assert np.all(np.isfinite(gmm.means_))
