@@ -57,7 +57,8 @@ def main():
     )
     print(f"settings: 2 chains x ({args.num_warmup} warm-up + {args.num_samples} "
           f"draws), cv=5, K in 1..{args.max_components}")
-    print(f"{'total s':>8s} {'fits':>5s} {'compiles':>8s} {'compile s':>9s} {'best K':>6s}")
+    print(f"{'total s':>8s} {'fits':>5s} {'compiles':>8s} {'compile s':>9s} "
+          f"{'best K':>6s}")
     print(f"{total:8.1f} {stats['fits']:5d} {stats['compilations']:8d} "
           f"{stats['compile_time']:9.1f} {result['best_n_components']:6d}")
     print(f"{'K':>3s} {'mean fit s':>10s} {'mean test score':>15s}")

@@ -6,8 +6,8 @@ variational fit and sample the weights with the 'softmax' parameterisation) to:
 
 - BayesPy's Gaussian-mixture example (four Gaussians, 50 points each, generated
   with ``np.random.RandomState(0)``), K=10: the answer is 4;
-- three well-separated blobs (``make_blobs(200, centers=3, random_state=0)``),
-  K=10: the answer is 3;
+- three well-separated blobs (``make_blobs(200, centers=[[0, 0], [6, 0], [3, 5]],
+  random_state=0)``), K=10: the answer is 3;
 - the reference seed's 8 blobs (``make_blobs(500, centers=8, cluster_std=0.8,
   center_box=(-10, 10), random_state=101)``), K=15: the answer is the number of
   components that ``GaussianMixture``'s BIC chooses over 1..15 (computed here).
@@ -73,7 +73,10 @@ def datasets(names):
     if "bayespy" in names:
         out.append(("bayespy", bayespy_data(0), 10, 4))
     if "three" in names:
-        X, _ = make_blobs(n_samples=200, centers=3, cluster_std=1.0, random_state=0)
+        X, _ = make_blobs(
+            n_samples=200, centers=[[0, 0], [6, 0], [3, 5]], cluster_std=1.0,
+            random_state=0,
+        )
         out.append(("three_blobs", X, 10, 3))
     if "eight" in names:
         X, _ = make_blobs(

@@ -12,7 +12,8 @@ less sensitive to a loaded machine), compile time where it can be separated, tot
 leapfrog steps, bulk ESS of the log-density (label-invariant), ESS per wall second,
 ARI against the true blobs, and the mean held-out log predictive density.
 
-    python benchmarks/bench_peers.py [--num-warmup 500] [--num-samples 500] [--skip-pymc]
+    python benchmarks/bench_peers.py [--num-warmup 500] [--num-samples 500]
+        [--skip-pymc] [--skip-numpyro]
 """
 
 import argparse
@@ -95,7 +96,51 @@ def score_draws(draws_chain0, draws_all, X, y, X_test):
     )
 
 
+def gradient_cost(X, n_loop=2000):
+    """CPU seconds per gradient of BayesianGMM's potential, inside one compiled
+    loop (no dispatch overhead), on the padded standardised reference data."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer.util import potential_energy, unconstrain_fn
+
+    from skbayesmix import _inference
+    from skbayesmix._initialization import initial_values
+    from skbayesmix._model import gmm_model
+
+    Xs, _, _, centers = standardised(X)
+    _, labels = kmeans_start(Xs, K, random_state=np.random.RandomState(0))
+    start = initial_values(Xs, centers, labels, "full")
+    size = _inference.padded_size(len(Xs))
+    X_padded = np.zeros((size, Xs.shape[1]))
+    X_padded[: len(Xs)] = Xs
+    hyper = dict(weight_concentration=0.5, mean_prior_loc=centers, mean_prior_scale=1.0,
+                 scale_prior=1.0, lkj_concentration=2.0, reg_covar=1e-6)
+    f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
+    model_args = (f32(X_padded), f32(np.arange(size) < len(Xs)),
+                  {k: f32(v) for k, v in hyper.items()})
+    model = functools.partial(gmm_model, n_components=K, covariance_type="full")
+    z0 = unconstrain_fn(model, model_args, {}, {k: f32(v) for k, v in start.items()})
+    grad = jax.grad(lambda z: potential_energy(model, model_args, {}, z))
+
+    @jax.jit
+    def loop(z):
+        def body(i, z):
+            return jax.tree.map(lambda a, g: a - 1e-7 * g, z, grad(z))
+
+        return jax.lax.fori_loop(0, n_loop, body, z)
+
+    jax.block_until_ready(loop(z0))
+    costs = []
+    for _ in range(5):
+        start_cpu = time.process_time()
+        jax.block_until_ready(loop(z0))
+        costs.append((time.process_time() - start_cpu) / n_loop)
+    return float(np.median(costs))
+
+
 def bench_bayesian_gmm(X, y, X_test, args):
+    grad_cost = gradient_cost(X)
+    print(f"gradient cost (CPU, compiled loop): {1e3 * grad_cost:.4f} ms", flush=True)
     rows = []
     for label in ("BayesianGMM first fit", "BayesianGMM warm fit"):
         before = compilation_stats()
@@ -105,8 +150,11 @@ def bench_bayesian_gmm(X, y, X_test, args):
                 num_samples=args.num_samples, num_chains=2, random_state=0,
             ).fit(X)
         stats = gmm._sample_stats
+        leapfrog_all = int(stats["n_steps"].sum() + stats["warmup_n_steps"].sum())
         rows.append(dict(
             method=label, wall=t.wall, cpu=t.cpu,
+            leapfrog_incl_warmup=leapfrog_all, gradient_cost=grad_cost,
+            cpu_over_gradient_time=t.cpu / (leapfrog_all * grad_cost),
             compile=compilation_stats()["compile_time"] - before["compile_time"],
             leapfrog=int(stats["n_steps"].sum()),
             ess_lp=ess_bulk(stats["lp"]),
@@ -258,30 +306,46 @@ def main():
     parser.add_argument("--num-samples", type=int, default=500)
     parser.add_argument("--skip-pymc", action="store_true")
     parser.add_argument("--skip-numpyro", action="store_true")
+    parser.add_argument("--output", default=os.path.join(RESULTS, "bench_peers.json"))
     args = parser.parse_args()
     X, y, X_test = data()
-    rows = bench_bayesian_gmm(X, y, X_test, args)
+    sections = [("BayesianGMM", bench_bayesian_gmm)]
     if not args.skip_numpyro:
-        rows += bench_numpyro(X, y, X_test, args)
+        sections.append(("NumPyro", bench_numpyro))
     if not args.skip_pymc:
+        sections.append(("PyMC", bench_pymc))
+    rows = []
+    for name, bench in sections:
         try:
-            rows += bench_pymc(X, y, X_test, args)
-        except ImportError as exc:
-            print(f"PyMC skipped: {exc}")
+            rows += bench(X, y, X_test, args)
+        except Exception as exc:  # keep the other methods' results
+            print(f"{name} failed or skipped: {exc!r}")
+        print(f"done: {name}: {rows[-2:]}", flush=True)
     rows += bench_sklearn(X, y, X_test)
     for row in rows:
-        row["ess_per_s"] = None if row["ess_lp"] is None else row["ess_lp"] / row["wall"]
+        ess = row["ess_lp"]
+        row["ess_per_s"] = None if ess is None else ess / row["wall"]
+        row["ess_per_cpu_s"] = None if ess is None else ess / row["cpu"]
     header = (f"{'method':34s} {'wall s':>8s} {'cpu s':>8s} {'compile':>8s} "
-              f"{'leapfrog':>9s} {'ESS(lp)':>8s} {'ESS/s':>7s} {'ARI':>6s} {'heldout':>8s}")
-    print(f"settings: 2 chains x ({args.num_warmup} warm-up + {args.num_samples} draws)")
+              f"{'leapfrog':>9s} {'ESS(lp)':>8s} {'ESS/s':>7s} {'ESS/cpu s':>9s} "
+              f"{'ARI':>6s} {'heldout':>8s}")
+    print(f"settings: 2 chains x ({args.num_warmup} warm-up + "
+          f"{args.num_samples} draws)")
     print(header)
+    for r in rows:
+        if "cpu_over_gradient_time" in r:
+            print(f"{r['method']}: CPU {r['cpu']:.2f} s = "
+                  f"{r['cpu_over_gradient_time']:.2f} x (leapfrog steps incl. warm-up "
+                  f"{r['leapfrog_incl_warmup']} x gradient "
+                  f"{1e3 * r['gradient_cost']:.4f} ms)")
     for r in rows:
         print(f"{r['method']:34s} {r['wall']:8.2f} {r['cpu']:8.2f} "
               f"{fmt(r['compile'], '8.2f')} {fmt(r['leapfrog'], '9d')} "
               f"{fmt(r['ess_lp'], '8.0f')} {fmt(r['ess_per_s'], '7.1f')} "
+              f"{fmt(r['ess_per_cpu_s'], '9.1f')} "
               f"{r['ari']:6.3f} {r['heldout']:8.3f}")
     os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, "bench_peers.json")
+    path = args.output
     with open(path, "w") as f:
         json.dump(dict(settings=vars(args), machine=platform.platform(),
                        load_average=os.getloadavg(), rows=rows), f, indent=1)

@@ -17,7 +17,6 @@ import resource
 import time
 import tracemalloc
 
-import numpy as np
 from sklearn.datasets import make_blobs
 
 from skbayesmix import BayesianGMM

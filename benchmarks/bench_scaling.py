@@ -47,7 +47,8 @@ def main():
     args = parser.parse_args()
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     rows = []
-    print(f"{'N':>6s} {'D':>3s} {'K':>2s} {'warm':>5s} {'draws':>5s} {'compile s':>9s} "
+    print(f"{'N':>6s} {'D':>3s} {'K':>2s} {'warm':>5s} {'draws':>5s} {'cpu s':>7s} "
+          f"{'compile s':>9s} "
           f"{'sample s':>9s} {'leapfrog':>9s} {'tree':>6s} {'ms/leapfrog':>11s} "
           f"{'ESS(lp)/s':>9s} {'max Rhat':>8s} {'ARI':>6s}", flush=True)
     for n, d, k in itertools.product(args.n, args.d, args.k):
@@ -58,29 +59,33 @@ def main():
                           center_box=(-10, 10), random_state=101)
         gmm = BayesianGMM(n_components=k, num_warmup=warmup, num_samples=samples,
                           num_chains=args.num_chains, random_state=0)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             gmm.fit(X)
         wall = time.perf_counter() - start
+        cpu = time.process_time() - start_cpu
         diag = gmm.diagnostics_
         stats = gmm._sample_stats
-        # Leapfrog steps of warm-up are not recorded; scale the sampling phase's.
         leapfrog = int(stats["n_steps"].sum())
-        per_leapfrog = diag["sampling_time"] / (leapfrog * (warmup + samples) / samples)
+        leapfrog_all = leapfrog + int(stats["warmup_n_steps"].sum())
+        per_leapfrog = diag["sampling_time"] / leapfrog_all
         ess = float(az.ess(np.asarray(stats["lp"], float), method="bulk"))
         row = dict(
             n=n, d=d, k=k, num_warmup=warmup, num_samples=samples,
-            num_chains=args.num_chains, wall=wall,
+            num_chains=args.num_chains, wall=wall, cpu=cpu,
+            leapfrog_incl_warmup=leapfrog_all,
             compile_time=diag["compile_time"], sampling_time=diag["sampling_time"],
             leapfrog_sampling=leapfrog, mean_tree_size=float(diag["mean_tree_size"]),
             ms_per_leapfrog_est=1e3 * per_leapfrog,
             ess_lp_per_s=ess / diag["sampling_time"],
-            max_r_hat=float(diag["max_r_hat"]), ari=adjusted_rand_score(y, gmm.predict(X)),
+            max_r_hat=float(diag["max_r_hat"]),
+            ari=adjusted_rand_score(y, gmm.predict(X)),
             load_average=os.getloadavg(),
         )
         rows.append(row)
-        print(f"{n:6d} {d:3d} {k:2d} {warmup:5d} {samples:5d} {row['compile_time']:9.1f} "
+        print(f"{n:6d} {d:3d} {k:2d} {warmup:5d} {samples:5d} {cpu:7.1f} "
+              f"{row['compile_time']:9.1f} "
               f"{row['sampling_time']:9.1f} {leapfrog:9d} {row['mean_tree_size']:6.1f} "
               f"{row['ms_per_leapfrog_est']:11.3f} {row['ess_lp_per_s']:9.1f} "
               f"{row['max_r_hat']:8.3f} {row['ari']:6.3f}", flush=True)

@@ -203,7 +203,17 @@ def main(argv=None):
     parser.add_argument("--families", default="D=1,D=2")
     parser.add_argument("--output", default=str(RESULTS / "sbc"))
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--markdown-only",
+        action="store_true",
+        help="rewrite the .md table from an existing .json without fitting",
+    )
     args = parser.parse_args(argv)
+    if args.markdown_only:
+        output = Path(args.output)
+        report = json.loads(output.with_suffix(".json").read_text())
+        output.with_suffix(".md").write_text(to_markdown(report))
+        return
 
     prior = {
         "weight_concentration": args.weight_concentration,
@@ -313,9 +323,22 @@ def to_markdown(report):
                 f"{min(r['p_chi2'] for r in rows):.3f} | "
                 f"{min(r['p_ks'] for r in rows):.3f} |"
             )
+    threshold = 0.05 / max(n_tests, 1)
+    p_min = min(
+        min(row["p_chi2"], row["p_ks"])
+        for fam in report["families"].values()
+        for row in fam["statistics"].values()
+    )
+    verdict = (
+        "every p-value is above it: the ranks are consistent with uniform, i.e. "
+        "no sign of miscalibration."
+        if p_min > threshold
+        else "some p-value is below it: evidence of miscalibration."
+    )
     lines += [
         "",
-        f"Bonferroni threshold for {n_tests} statistics: {0.05 / max(n_tests, 1):.4f}.",
+        f"Bonferroni threshold for {n_tests} statistics: {threshold:.4f}; smallest "
+        f"p-value {p_min:.3f}; {verdict}",
         "",
         "| family | total s | median fit s | fits with divergences | "
         "fits with R-hat >= 1.01 | median max R-hat |",

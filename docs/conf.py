@@ -63,6 +63,7 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "matplotlib_animations": False,
+    "capture_repr": (),
     # Examples read SKBAYESMIX_EXAMPLES_FAST; the docs run them in full.
     "expected_failing_examples": [],
 }

@@ -41,7 +41,7 @@ labels_em = em.fit_predict(X)
 labels_bayes = bayes.fit_predict(X)
 print(f"ARI GaussianMixture: {adjusted_rand_score(species, labels_em):.3f}")
 print(f"ARI BayesianGMM:     {adjusted_rand_score(species, labels_bayes):.3f}")
-print(f"held-out style score (mean log density), EM: {em.score(X):.3f}")
+print(f"mean log-likelihood of the data, EM:         {em.score(X):.3f}")
 print(f"posterior predictive mean log density:       {bayes.score(X):.3f}")
 
 # %%
@@ -53,7 +53,10 @@ print(f"posterior predictive mean log density:       {bayes.score(X):.3f}")
 # are. Both agree that versicolor and virginica overlap.
 uncertainty_em = 1 - em.predict_proba(X).max(axis=1)
 uncertainty_bayes = 1 - bayes.predict_proba(X).max(axis=1)
-for name, u in [("GaussianMixture", uncertainty_em), ("BayesianGMM", uncertainty_bayes)]:
+for name, u in [
+    ("GaussianMixture", uncertainty_em),
+    ("BayesianGMM", uncertainty_bayes),
+]:
     print(f"{name:16s}: {np.sum(u > 0.1):3d} flowers with uncertainty > 0.1")
 
 fig, ax = plt.subplots(figsize=(5.5, 4))

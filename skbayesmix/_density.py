@@ -10,7 +10,6 @@ conventions) and walks over blocks of rows and draws so that no
 from collections import namedtuple
 
 import numpy as np
-from scipy.special import logsumexp
 
 MixtureDraws = namedtuple(
     "MixtureDraws", ["weights", "means", "precisions_cholesky", "covariance_type"]
@@ -58,39 +57,52 @@ def compute_precision_cholesky(covariances, covariance_type):
 
 def _log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
     """Log N(x | mean_k, cov_k) for a block of draws: shape (n_draws, n_rows, K)."""
-    n_features = X.shape[1]
-    if covariance_type == "full":
-        # y[s, n, k, :] = (x_n - mu_sk) @ P_sk
-        log_det = np.sum(np.log(np.diagonal(precisions_cholesky, 0, -2, -1)), -1)
-        # A matmul over (D, K*D) projections is several times faster than einsum.
-        n_draws, n_components = means.shape[:2]
-        projection = np.swapaxes(precisions_cholesky, 1, 2).reshape(
-            n_draws, n_features, n_components * n_features
+    n_rows, n_features = X.shape
+    n_draws, n_components = means.shape[:2]
+    if covariance_type == "tied":
+        precisions_cholesky = np.broadcast_to(
+            precisions_cholesky[:, None],
+            (n_draws, n_components, n_features, n_features),
         )
-        y = (X @ projection).reshape(
-            n_draws, X.shape[0], n_components, n_features
-        ) - np.einsum("skd,skde->ske", means, precisions_cholesky)[:, None]
-        quad = np.einsum("snke,snke->snk", y, y)
-    elif covariance_type == "tied":
-        log_det = np.sum(np.log(np.diagonal(precisions_cholesky, 0, -2, -1)), -1)
-        log_det = log_det[:, None]
-        y = np.einsum("nd,sde->sne", X, precisions_cholesky)[:, :, None, :] - np.einsum(
-            "skd,sde->ske", means, precisions_cholesky
-        )[:, None]
-        quad = np.einsum("snke,snke->snk", y, y)
-    else:
+    elif covariance_type in ("diag", "spherical"):
         if covariance_type == "spherical":
             precisions_cholesky = np.repeat(
                 precisions_cholesky[..., None], n_features, axis=-1
             )
-        log_det = np.sum(np.log(precisions_cholesky), -1)
-        precisions = precisions_cholesky**2
-        quad = (
-            np.einsum("nd,skd->snk", X**2, precisions)
-            - 2.0 * np.einsum("nd,skd->snk", X, means * precisions)
-            + np.sum(means**2 * precisions, -1)[:, None, :]
-        )
-    return -0.5 * (n_features * np.log(2 * np.pi) + quad) + log_det[:, None, :]
+        precisions_cholesky = precisions_cholesky[..., None, :] * np.eye(n_features)
+    log_det = np.sum(np.log(np.diagonal(precisions_cholesky, 0, -2, -1)), -1)
+    # y[s, k, :, n] = (x_n - mu_sk) @ P_sk as ONE matmul of the stacked maps
+    # [P_sk' | -P_sk' mu_sk] with [x_n; 1]: several times faster than einsums over
+    # 4-D arrays, and the whitened residual keeps full precision.
+    projection = np.empty((n_draws, n_components * n_features, n_features + 1))
+    projection[..., :n_features] = precisions_cholesky.transpose(0, 1, 3, 2).reshape(
+        n_draws, -1, n_features
+    )
+    projection[..., n_features] = -np.einsum(
+        "skd,skde->ske", means, precisions_cholesky
+    ).reshape(n_draws, -1)
+    X_aug = np.ones((n_features + 1, n_rows))
+    X_aug[:n_features] = X.T
+    # Rows last in memory: reductions over components then run over contiguous
+    # rows, which is ten times faster than over a trailing axis of length K.
+    y = projection @ X_aug  # (n_draws, K * D, n_rows)
+    np.square(y, out=y)
+    # Sum of squares per component, again as a matmul with a 0/1 matrix.
+    quad = np.repeat(np.eye(n_components), n_features, axis=1) @ y
+    quad *= -0.5
+    quad += log_det[:, :, None] - 0.5 * n_features * np.log(2 * np.pi)
+    # A (n_draws, n_rows, K) view of the (n_draws, K, n_rows) array.
+    quad = np.swapaxes(quad, 1, 2)
+    return quad
+
+
+def _logsumexp(a, axis=-1, keepdims=False):
+    """scipy.special.logsumexp without its generality (and overhead)."""
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)) + top
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def _blocks(draws, n_samples, max_elements):
@@ -131,8 +143,10 @@ def posterior_memberships(X, draws, max_elements=MAX_ELEMENTS):
     proba = np.zeros((n_samples, n_components))
     for draw_index, rows in _blocks(draws, n_samples, max_elements):
         weighted = _weighted_log_prob(X[rows], draws, draw_index)
-        log_norm = logsumexp(weighted, axis=-1, keepdims=True)
-        proba[rows] += np.exp(weighted - log_norm).sum(axis=0)
+        weighted -= np.max(weighted, axis=-1, keepdims=True)
+        np.exp(weighted, out=weighted)
+        weighted /= np.sum(weighted, axis=-1, keepdims=True)
+        proba[rows] += weighted.sum(axis=0)
     return proba / n_draws
 
 
@@ -147,8 +161,8 @@ def log_predictive_density(X, draws, max_elements=MAX_ELEMENTS):
     n_draws = draws.weights.shape[0]
     total = np.full(n_samples, -np.inf)
     for draw_index, rows in _blocks(draws, n_samples, max_elements):
-        log_lik = logsumexp(_weighted_log_prob(X[rows], draws, draw_index), axis=-1)
-        total[rows] = np.logaddexp(total[rows], logsumexp(log_lik, axis=0))
+        log_lik = _logsumexp(_weighted_log_prob(X[rows], draws, draw_index), axis=-1)
+        total[rows] = np.logaddexp(total[rows], _logsumexp(log_lik, axis=0))
     return total - np.log(n_draws)
 
 
@@ -163,7 +177,7 @@ def pointwise_log_likelihood(X, draws, max_elements=MAX_ELEMENTS):
     log_lik = np.empty((draws.weights.shape[0], n_samples))
     for draw_index, rows in _blocks(draws, n_samples, max_elements):
         weighted = _weighted_log_prob(X[rows], draws, draw_index)
-        log_lik[draw_index, rows] = logsumexp(weighted, axis=-1)
+        log_lik[draw_index, rows] = _logsumexp(weighted, axis=-1)
     return log_lik
 
 
@@ -182,7 +196,7 @@ def draw_summaries(X, draws, max_elements=MAX_ELEMENTS):
     counts = np.zeros((n_draws, n_components))
     for draw_index, rows in _blocks(draws, n_samples, max_elements):
         weighted = _weighted_log_prob(X[rows], draws, draw_index)
-        log_lik = logsumexp(weighted, axis=-1, keepdims=True)
+        log_lik = _logsumexp(weighted, axis=-1, keepdims=True)
         total[draw_index] += log_lik[..., 0].sum(axis=1)
         counts[draw_index] += np.exp(weighted - log_lik).sum(axis=1)
     return total, counts

@@ -94,8 +94,9 @@ def _relative_ess(posterior):
     if posterior is None:
         return 1.0
     n_draws = np.prod(next(iter(posterior.values())).shape[:2])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    # Constant quantities divide by zero; np.errstate, unlike catch_warnings, is
+    # thread-safe.
+    with np.errstate(divide="ignore", invalid="ignore"):
         ess = az.ess(az.convert_to_dataset(posterior), method="mean")
     values = np.concatenate([np.ravel(ess[name].values) for name in ess.data_vars])
     values = values[np.isfinite(values)]

@@ -185,6 +185,7 @@ def _run_nuts_program(rng_key, init_values, X, mask, hyper, structure, settings)
             stats["lp"], stats["acceptance_rate"][-1]
         )
         stats["warmup_divergences"] = jnp.sum(stats_all["diverging"][:warmup])
+        stats["warmup_n_steps"] = jnp.sum(stats_all["n_steps"][:warmup])
         draws = jax.vmap(
             lambda z: constrain_fn(model, model_args, {}, z, return_deterministic=True)
         )(z_draws)
@@ -219,8 +220,9 @@ def run_nuts(X, init_values, hyper, structure, settings, seed):
         ``samples`` maps every site to a float64 array of shape
         (num_chains, num_samples, ...); ``sample_stats`` maps ``diverging``,
         ``n_steps``, ``acceptance_rate``, ``step_size``, ``energy``, ``lp`` to
-        arrays of shape (num_chains, num_samples), and ``warmup_divergences`` to an
-        array of shape (num_chains,).
+        arrays of shape (num_chains, num_samples), and ``warmup_divergences`` and
+        ``warmup_n_steps`` (leapfrog steps of warm-up) to arrays of shape
+        (num_chains,).
     """
     dtype = jnp.float32
     n_samples, n_features = X.shape
@@ -275,5 +277,11 @@ def _compiled_program(args, structure, settings):
 
 
 def default_chain_method(num_chains):
-    """Chain method used when the estimator's ``chain_method`` is None."""
-    return "vectorized" if num_chains > 1 else "sequential"
+    """Chain method used when the estimator's ``chain_method`` is None.
+
+    Measured on the reference model (2 chains, 500 + 500 iterations, CPU):
+    'sequential' took 4.3-5.3 s of CPU per warm fit against 6.3-6.4 s for
+    'vectorized' (lock-step chains wait for the longest trajectory), and 22 s
+    against 33 s for a first fit including compilation.
+    """
+    return "sequential"

@@ -41,8 +41,10 @@ def blocked_sum(values):
 
 
 def _whitening(means, scales, corr_cholesky, reg_covar, covariance_type):
-    """Affine maps y = x @ projection - shift whose squared norm is the Mahalanobis
-    distance to each component, and each component's log normaliser.
+    """Whitening maps and log normalisers of the mixture components.
+
+    The squared norm of y = x @ projection - shift, taken per block of
+    n_features columns, is the Mahalanobis distance of x to each component.
 
     Returns
     -------
@@ -94,7 +96,7 @@ def _block_log_prob(X, projection, shift, log_norm):
 
 
 def _log_sum_exp_rows(a):
-    """logsumexp over the last axis, without the inf handling of the generic one."""
+    """Logsumexp over the last axis, without the inf handling of the generic one."""
     top = jax.lax.stop_gradient(jnp.max(a, axis=-1, keepdims=True))
     return top[..., 0] + jnp.log(jnp.sum(jnp.exp(a - top), axis=-1))
 
@@ -141,7 +143,8 @@ def mixture_log_likelihood(
 
     def block_sum(args):
         X_block, mask_block = args
-        log_lik = _log_sum_exp_rows(_block_log_prob(X_block, projection, shift, log_norm))
+        log_prob = _block_log_prob(X_block, projection, shift, log_norm)
+        log_lik = _log_sum_exp_rows(log_prob)
         return blocked_sum(jnp.where(mask_block > 0, log_lik, 0.0))
 
     n_rows, n_features = X.shape
@@ -200,7 +203,7 @@ def _sample_log_weights(concentration, n_components, weight_parameterization, n_
 
 
 def _stretch_tail(t, alpha, n_obs):
-    """u = t - (1/alpha - 1) softplus(t0 + log(alpha) - t) and sum(log du/dt).
+    """U = t - (1/alpha - 1) softplus(t0 + log(alpha) - t) and sum(log du/dt).
 
     du/dt is 1 well above t0 = -log(n_obs) - WEIGHT_TAIL_OFFSET, 2 at t0 and
     tends to 1/alpha below t0 + log(alpha).

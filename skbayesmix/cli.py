@@ -26,7 +26,9 @@ import warnings
 
 import numpy as np
 
-_DEMO_DESCRIPTION = "demo: make_blobs(500, centers=8, cluster_std=0.8, random_state=101)"
+_DEMO_DESCRIPTION = (
+    "demo: make_blobs(500, centers=8, cluster_std=0.8, random_state=101)"
+)
 _FIGURE_NAME = "skbayesmix.png"
 _ASSIGNMENTS_NAME = "assignments.csv"
 _SELECTION_NAME = "selection.csv"
@@ -47,45 +49,78 @@ def _build_parser():
         ),
     )
     parser.add_argument(
-        "file", nargs="?", default=None, metavar="FILE",
+        "file",
+        nargs="?",
+        default=None,
+        metavar="FILE",
         help="CSV (numeric columns, optional header row) or .npy file of shape "
         "(n_samples, n_features); omit for the demo data",
     )
     k_group = parser.add_mutually_exclusive_group()
     k_group.add_argument(
-        "-k", "--n-components", type=int, metavar="K",
+        "-k",
+        "--n-components",
+        type=int,
+        metavar="K",
         help="fit this number of components only",
     )
     k_group.add_argument(
-        "--range", type=int, nargs=2, metavar=("MIN", "MAX"), dest="k_range",
+        "--range",
+        type=int,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        dest="k_range",
         help="choose the number of components in MIN..MAX (default: 1 10)",
     )
     parser.add_argument(
-        "--criterion", default="bic", choices=("bic", "aic", "icl", "waic", "loo"),
+        "--criterion",
+        default="bic",
+        choices=("bic", "aic", "icl", "waic", "loo"),
         help="criterion that chooses K (default: bic; waic and loo use the "
         "one-standard-error rule)",
     )
     parser.add_argument(
-        "--covariance-type", default="full",
+        "--covariance-type",
+        default="full",
         choices=("full", "tied", "diag", "spherical"),
         help="covariance structure of the components (default: full)",
     )
     parser.add_argument(
-        "--output-dir", "-o", default="skbayesmix_output", metavar="DIR",
+        "--output-dir",
+        "-o",
+        default="skbayesmix_output",
+        metavar="DIR",
         help="directory for the CSV files and the figure (default: "
         "./skbayesmix_output)",
     )
-    parser.add_argument("--num-warmup", type=int, default=500, metavar="N",
-                        help="warm-up iterations per chain (default: 500)")
-    parser.add_argument("--num-samples", type=int, default=500, metavar="N",
-                        help="posterior draws per chain (default: 500)")
-    parser.add_argument("--num-chains", type=int, default=2, metavar="N",
-                        help="number of chains (default: 2)")
+    parser.add_argument(
+        "--num-warmup",
+        type=int,
+        default=500,
+        metavar="N",
+        help="warm-up iterations per chain (default: 500)",
+    )
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=500,
+        metavar="N",
+        help="posterior draws per chain (default: 500)",
+    )
+    parser.add_argument(
+        "--num-chains",
+        type=int,
+        default=2,
+        metavar="N",
+        help="number of chains (default: 2)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--no-figure", action="store_true",
-                        help="do not draw the PNG figure")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="print only the results, no progress")
+    parser.add_argument(
+        "--no-figure", action="store_true", help="do not draw the PNG figure"
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the results, no progress"
+    )
     return parser
 
 
@@ -93,12 +128,15 @@ def _build_parser():
 
 
 def _load_data(path):
-    """Data matrix and feature names from a CSV or .npy file, or the demo set."""
+    """Load the data matrix and feature names (a CSV or .npy file, or the demo)."""
     if path is None:
         from sklearn.datasets import make_blobs
 
         X, _ = make_blobs(
-            n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
+            n_samples=500,
+            centers=8,
+            cluster_std=0.8,
+            center_box=(-10, 10),
             random_state=101,
         )
         return X, ["x0", "x1"], _DEMO_DESCRIPTION
@@ -119,12 +157,16 @@ def _load_npy(path):
         X = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise InputError(f"cannot read {path} as a NumPy .npy file ({exc})") from None
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(
+        X.dtype, np.complexfloating
+    ):
         raise InputError(f"{path} holds {X.dtype} values; expected real numbers")
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
-        raise InputError(f"{path} has shape {X.shape}; expected (n_samples, n_features)")
+        raise InputError(
+            f"{path} has shape {X.shape}; expected (n_samples, n_features)"
+        )
     return X.astype(np.float64), [f"x{j}" for j in range(X.shape[1])]
 
 
@@ -144,7 +186,11 @@ def _load_csv(path):
                 dialect = csv.Sniffer().sniff(sample, delimiters=",;\t ")
             except csv.Error:
                 dialect = csv.excel
-            rows = [row for row in csv.reader(handle, dialect) if any(f.strip() for f in row)]
+            rows = [
+                row
+                for row in csv.reader(handle, dialect)
+                if any(f.strip() for f in row)
+            ]
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a text CSV file") from None
     if not rows:
@@ -248,13 +294,17 @@ def _fit(X, args, log):
     else:
         k_range = tuple(range(1, 11))
     if min(k_range) < 1:
-        raise InputError(f"the number of components must be at least 1, got {min(k_range)}")
+        raise InputError(
+            f"the number of components must be at least 1, got {min(k_range)}"
+        )
     if max(k_range) > X.shape[0]:
         raise InputError(
             f"cannot fit {max(k_range)} components to {X.shape[0]} observations"
         )
     selector = BayesianGMMSelector(
-        base, n_components_range=k_range, criterion=args.criterion,
+        base,
+        n_components_range=k_range,
+        criterion=args.criterion,
         verbose=0 if args.quiet else 1,
     )
     label = (
@@ -310,7 +360,8 @@ def _format_diagnostics(est):
             f"max R-hat: {diag['max_r_hat']:.3f} (want < 1.01)",
             f"min bulk ESS: {diag['min_ess_bulk']:.0f} (want > {100 * est.num_chains})",
             f"converged: {est.converged_}",
-            f"compile {diag['compile_time']:.1f} s, sampling {diag['sampling_time']:.1f} s",
+            f"compile {diag['compile_time']:.1f} s, "
+            f"sampling {diag['sampling_time']:.1f} s",
         ]
     )
 
@@ -330,8 +381,7 @@ def _write_assignments(path, est, X):
 
 def _write_selection(path, results):
     keys = [
-        key for key, value in results.items()
-        if key != "params" and np.ndim(value) == 1
+        key for key, value in results.items() if key != "params" and np.ndim(value) == 1
     ]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -353,9 +403,11 @@ def _write_figure(path, selector, X, title):
     several = len(selector.cv_results_["n_components"]) > 1
     fig, axes = plt.subplots(1, 3, figsize=(16, 5), layout="constrained")
     plotting.plot_assignments(est, X, features=features, ax=axes[0])
+    if X.shape[1] >= 2:
+        # Ellipses first, with X, so that a PCA plane is the one of the density.
+        plotting.plot_components(est, X, features=features, ax=axes[1])
     plotting.plot_density(est, X, features=features, ax=axes[1])
     if X.shape[1] >= 2:
-        plotting.plot_components(est, features=features, ax=axes[1])
         axes[1].set_title("posterior predictive density and 2-std ellipses")
     if several:
         plotting.plot_criterion(selector, ax=axes[2])
@@ -398,7 +450,9 @@ def main(argv=None):
         est = selector.best_estimator_
         os.makedirs(args.output_dir, exist_ok=True)
         print()
-        print(f"selection ({args.criterion} chooses K = {selector.best_n_components_}):")
+        print(
+            f"selection ({args.criterion} chooses K = {selector.best_n_components_}):"
+        )
         print(_format_table(selector.cv_results_))
         print()
         print(_format_diagnostics(est))
@@ -412,7 +466,9 @@ def main(argv=None):
         if not args.no_figure:
             outputs.append(os.path.join(args.output_dir, _FIGURE_NAME))
             _write_figure(
-                outputs[-1], selector, X,
+                outputs[-1],
+                selector,
+                X,
                 f"{os.path.basename(description)}: K = {est.n_components}, "
                 f"{est.covariance_type} covariances",
             )

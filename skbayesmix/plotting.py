@@ -91,9 +91,7 @@ class _Projection:
             return np.einsum("ad,...kde,be->...kab", P, cov, P)
         if covariance_type == "tied":
             proj = np.einsum("ad,...de,be->...ab", P, cov, P)[..., None, :, :]
-            return np.broadcast_to(
-                proj, proj.shape[:-3] + (n_components, 2, 2)
-            ).copy()
+            return np.broadcast_to(proj, proj.shape[:-3] + (n_components, 2, 2)).copy()
         if covariance_type == "diag":
             return np.einsum("ad,...kd,bd->...kab", P, cov, P)
         return cov[..., None, None] * (P @ P.T)
@@ -116,14 +114,15 @@ def _projection(est, X, features):
             raise ValueError(
                 f"features must be a pair of column indices or 'pca', got {features!r}"
             )
-        data = est.means_ if X is None else X
+        # Without data, the components' means span the plane.
+        data = est.means_ if X is None or X.shape[0] < 2 else X
         center = data.mean(axis=0)
-        if X is None or X.shape[0] < 2:
-            data = est.means_
         _, _, vt = np.linalg.svd(data - center, full_matrices=False)
         matrix = np.zeros((2, n_features))
         matrix[: min(2, vt.shape[0])] = vt[:2]
-        return _Projection(matrix, center, ("principal component 1", "principal component 2"))
+        return _Projection(
+            matrix, center, ("principal component 1", "principal component 2")
+        )
     i, j = (int(f) for f in features)
     for f in (i, j):
         if not -n_features <= f < n_features:
@@ -150,7 +149,7 @@ def _check_X(est, X):
 
 
 def _fitted_estimator(est):
-    """The fitted BayesianGMM itself, or a selector's ``best_estimator_``."""
+    """Return the fitted BayesianGMM itself, or a selector's ``best_estimator_``."""
     best = getattr(est, "best_estimator_", None)
     if best is not None and hasattr(best, "posterior_samples_"):
         est = best
@@ -261,21 +260,37 @@ def plot_components(
         alpha = 0.15 + 0.35 * weights[k] / weights.max()
         ax.add_patch(
             Ellipse(
-                means[k], width, height, angle=angle, facecolor=colors[k],
-                alpha=alpha, edgecolor="none", label=None,
+                means[k],
+                width,
+                height,
+                angle=angle,
+                facecolor=colors[k],
+                alpha=alpha,
+                edgecolor="none",
+                label=None,
             )
         )
         ax.add_patch(
             Ellipse(
-                means[k], width, height, angle=angle, facecolor="none",
-                edgecolor=colors[k], linewidth=1.5,
+                means[k],
+                width,
+                height,
+                angle=angle,
+                facecolor="none",
+                edgecolor=colors[k],
+                linewidth=1.5,
                 label=f"component {k} (w = {weights[k]:.2f})",
             )
         )
     if show_means and shown:
         ax.scatter(
-            means[shown, 0], means[shown, 1], marker="x", s=50, linewidths=2,
-            c=[colors[k] for k in shown], zorder=3,
+            means[shown, 0],
+            means[shown, 1],
+            marker="x",
+            s=50,
+            linewidths=2,
+            c=[colors[k] for k in shown],
+            zorder=3,
         )
     ax.autoscale_view()
     _label_axes(ax, projection)
@@ -409,7 +424,9 @@ def _plot_density_1d(est, X, grid_size, log, margin, ax):
         ax.plot(X[:, 0], np.full(X.shape[0], values.min()), "|", color="k", alpha=0.5)
     ax.set_xlabel(_feature_label(est, 0))
     ax.set_ylabel("log density" if log else "density")
-    ax.set_title("log posterior predictive density" if log else "posterior predictive density")
+    ax.set_title(
+        "log posterior predictive density" if log else "posterior predictive density"
+    )
     return ax
 
 
@@ -472,8 +489,13 @@ def plot_assignments(
         points = projection.points(X)
         xlabel, ylabel = projection.labels
     ax.scatter(
-        points[:, 0], points[:, 1], s=sizes, c=colors, edgecolors="k",
-        linewidths=edge, alpha=0.85,
+        points[:, 0],
+        points[:, 1],
+        s=sizes,
+        c=colors,
+        edgecolors="k",
+        linewidths=edge,
+        alpha=0.85,
     )
     for k in np.unique(labels):
         ax.scatter([], [], color=colors[labels == k][0], label=f"component {k}")
@@ -540,8 +562,13 @@ def plot_mean_posterior(
         if est.weights_[k] < min_weight:
             continue
         ax.scatter(
-            means[:, k, 0], means[:, k, 1], s=4, color=colors[k], alpha=0.4,
-            linewidths=0, label=f"component {k}",
+            means[:, k, 0],
+            means[:, k, 1],
+            s=4,
+            color=colors[k],
+            alpha=0.4,
+            linewidths=0,
+            label=f"component {k}",
         )
     _label_axes(ax, projection)
     ax.set_title("posterior draws of the component means")
@@ -555,7 +582,8 @@ def _criterion_keys(results, criterion):
             break
     else:
         candidates = sorted(
-            k for k in results
+            k
+            for k in results
             if not k.startswith(("se_", "dse_", "d_", "rank_", "p_"))
             and not k.endswith("_se")
         )
@@ -632,8 +660,14 @@ def plot_criterion(selector, criterion=None, *, ax=None):
         )
     if best_index is not None and np.isfinite(values[best_index]):
         ax.plot(
-            n_components[best_index], values[best_index], marker="*", ms=16,
-            color="gold", markeredgecolor="k", linestyle="none", zorder=3,
+            n_components[best_index],
+            values[best_index],
+            marker="*",
+            ms=16,
+            color="gold",
+            markeredgecolor="k",
+            linestyle="none",
+            zorder=3,
             label=f"selected: K = {int(n_components[best_index])}",
         )
     if len(groups) > 1 or best_index is not None:
@@ -725,4 +759,8 @@ def plot_rank(estimator, var_names=("weights",), *, ax=None, **kwargs):
     est = _fitted_estimator(estimator)
     idata = est.to_inference_data()
     with _quiet_arviz():
-        return az.plot_rank(idata, var_names=list(var_names), ax=ax, **kwargs)
+        axes = az.plot_rank(idata, var_names=list(var_names), ax=ax, **kwargs)
+    if ax is None:
+        # ArviZ's titles and labels overlap in a grid unless laid out again.
+        np.ravel(axes)[0].figure.tight_layout()
+    return axes

@@ -77,7 +77,12 @@ _STATE_SCRIPT = textwrap.dedent(
 
 
 def _run_python(code, cwd):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    # A clean interpreter: no pytest variables, and JAX's defaults.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST", "JAX_ENABLE_X64"))
+    }
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=cwd,

@@ -11,7 +11,11 @@ from sklearn.model_selection import GridSearchCV
 
 import skbayesmix
 from skbayesmix import BayesianGMM
-from skbayesmix._initialization import initial_values, jittered_chain_values, kmeans_start
+from skbayesmix._initialization import (
+    initial_values,
+    jittered_chain_values,
+    kmeans_start,
+)
 
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
@@ -117,7 +121,7 @@ def test_padding_with_mask_leaves_potential_energy_unchanged(covariance_type):
     padded_args = (jnp.asarray(X_padded, jnp.float32), jnp.asarray(mask), hyper)
     z = unconstrain_fn(model, args, {}, start)
     # Jitted: eager NumPyro dispatch compiles hundreds of tiny programs.
-    energy_fn = jax.jit(lambda model_args, z: potential_energy(model, model_args, {}, z))
+    energy_fn = jax.jit(lambda margs, z: potential_energy(model, margs, {}, z))
     energy = float(energy_fn(args, z))
     padded_energy = float(energy_fn(padded_args, z))
     np.testing.assert_allclose(padded_energy, energy, rtol=1e-6)

@@ -179,3 +179,19 @@ def test_predictions_ignore_empty_components(bayespy_fit):
     log_lik = (gmm.bic(X) - n_params * np.log(len(X))) / -2
     assert_allclose(gmm.aic(X), -2 * log_lik + 2 * n_params)
     assert np.isfinite(gmm.score(X))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("covariance_type", ["diag", "spherical", "tied"])
+def test_sparse_defaults_run_for_every_covariance_type(covariance_type, fast_params):
+    # Structure only: the 'auto' start and weights work for each covariance type.
+    X = bayespy_data()
+    gmm = BayesianGMM(
+        6, covariance_type=covariance_type, weight_concentration=1e-3, **fast_params
+    ).fit(X)
+    assert_allclose(gmm.weights_.sum(), 1.0)
+    assert 1 <= gmm.n_effective_components_ <= 6
+    assert gmm.n_effective_components_draws_.shape == (2, 30)
+    assert gmm.diagnostics_["occupied_components"].size >= 1
+    assert np.isfinite(gmm.diagnostics_["max_r_hat_occupied"])
+    assert gmm.predict_proba(X).shape == (200, 6)
