@@ -38,6 +38,7 @@ SamplerSettings = namedtuple(
         "chain_method",
         "target_accept_prob",
         "max_tree_depth",
+        "dense_mass",
     ],
 )
 NUTSResult = namedtuple(
@@ -157,6 +158,7 @@ def _run_nuts_program(rng_key, init_values, X, mask, hyper, structure, settings)
             num_warmup=settings.num_warmup,
             target_accept_prob=settings.target_accept_prob,
             max_tree_depth=settings.max_tree_depth,
+            dense_mass=settings.dense_mass,
             model_args=model_args,
             rng_key=chain_key,
         )

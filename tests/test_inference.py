@@ -208,6 +208,7 @@ def test_chain_methods_run(chain_method):
         chain_method=chain_method,
         target_accept_prob=0.8,
         max_tree_depth=6,
+        dense_mass=False,
     )
     structure = _inference.ModelStructure(2, "diag", "simplex")
     result = _inference.run_nuts(X, chains, _hyper(centers), structure, settings, 3)
