@@ -1,8 +1,9 @@
 """Overfitted mixtures: surplus components that empty under a sparse Dirichlet prior.
 
 Fits ``BayesianGMM`` with a generous ``n_components`` and a small
-``weight_concentration`` (the 'auto' settings then start from scikit-learn's
-variational fit and sample the weights with the 'softmax' parameterisation) to:
+``weight_concentration`` (the 'auto' settings then start from BIC's choice among
+maximum-likelihood fits of 1..n_components components, surplus components empty,
+and sample the weights with the 'softmax' parameterisation) to:
 
 - BayesPy's Gaussian-mixture example (four Gaussians, 50 points each, generated
   with ``np.random.RandomState(0)``), K=10: the answer is 4;
@@ -23,11 +24,13 @@ Run with::
 
     python benchmarks/bench_overfitted.py [--num-warmup 500] [--num-samples 500]
         [--concentration 0.001] [--seeds 0 1 2] [--datasets bayespy three eight]
-        [--ablation]
+        [--ablation [--ablation-data {bayespy,eight}]]
 
-``--ablation`` also fits BayesPy's data (seed 0) with each weight
-parameterisation and start that the defaults replace: k-means start with
-'softmax' weights, variational start with 'simplex' and with 'gamma' weights.
+``--ablation`` also fits BayesPy's data (seed 0), and with ``--ablation-data eight``
+the reference 8 blobs (K=15, seed 2), with each start and weight
+parameterisation that the defaults replace: the variational start
+(``init_params='bgmm'``) with 'softmax', 'simplex' and 'gamma' weights, and the
+k-means start with 'softmax' weights.
 """
 
 import argparse
@@ -158,6 +161,8 @@ def main():
         choices=["bayespy", "three", "eight"],
     )
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument("--ablation-data", choices=["bayespy", "eight"],
+                        default="bayespy")
     args = parser.parse_args()
 
     results = {
@@ -201,16 +206,22 @@ def main():
     if args.ablation:
         results["ablation"] = {}
         variants = {
+            "bgmm_softmax": ("bgmm", "softmax"),
             "kmeans_softmax": ("kmeans", "softmax"),
             "bgmm_simplex": ("bgmm", "simplex"),
             "bgmm_gamma": ("bgmm", "gamma"),
         }
+        (_, X, n_components, expected), = datasets(
+            ["bayespy" if args.ablation_data == "bayespy" else "eight"])
+        seed = 0 if args.ablation_data == "bayespy" else 2
+        expected = expected or bic_choice(X, n_components)[0]
+        results["ablation"]["data"] = {"name": args.ablation_data, "seed": seed}
         for variant, (init, weights) in variants.items():
             params = {"init_params": init, "weight_parameterization": weights}
             fit = fit_bayesian_gmm(
-                bayespy_data(0), 10, args.concentration, 0, args, **params
+                X, n_components, args.concentration, seed, args, **params
             )
-            fit["correct"] = fit["n_effective_components"] == 4
+            fit["correct"] = fit["n_effective_components"] == expected
             results["ablation"][variant] = fit
             print(
                 f"ablation {variant:15s}: n_eff={fit['n_effective_components']} "

@@ -11,9 +11,10 @@ cluster components, the model uses effectively the correct number of clusters
 
 Here the same overfitted mixture is sampled by NUTS with
 :class:`~skbayesmix.BayesianGMM`. With ``weight_concentration`` below 0.1 the
-estimator switches by itself to a start from scikit-learn's variational
-mixture (which leaves surplus components empty instead of splitting clusters
-between them) and to a weight parameterisation that NUTS can sample when
+estimator switches by itself to a start from the maximum-likelihood mixture
+that BIC prefers among 1 to 10 components (surplus components start empty
+instead of splitting clusters between them, as a k-means start with ten
+clusters would) and to a weight parameterisation that NUTS can sample when
 weights approach zero; see the user guide.
 """
 

@@ -181,22 +181,42 @@ def pointwise_log_likelihood(X, draws, max_elements=MAX_ELEMENTS):
     return log_lik
 
 
+DrawSummaries = namedtuple(
+    "DrawSummaries",
+    ["total_log_likelihood", "expected_counts", "log_predictive_density",
+     "memberships"],
+)
+
+
 def draw_summaries(X, draws, max_elements=MAX_ELEMENTS):
-    """Total log-likelihood and expected membership counts of every draw.
+    """Everything a fit needs from its training data, in one pass over the draws.
 
     Returns
     -------
-    total_log_likelihood : ndarray of shape (n_draws,)
-    expected_counts : ndarray of shape (n_draws, n_components)
-        sum_i p(z_i = k | x_i, theta_s).
+    summaries : DrawSummaries
+        ``total_log_likelihood`` (n_draws,): sum_i log p(x_i | theta_s);
+        ``expected_counts`` (n_draws, n_components): sum_i p(z_i = k | x_i,
+        theta_s); ``log_predictive_density`` (n_samples,): as
+        :func:`log_predictive_density`; ``memberships`` (n_samples,
+        n_components): as :func:`posterior_memberships`.
     """
     n_samples = X.shape[0]
     n_draws, n_components = draws.weights.shape
     total = np.zeros(n_draws)
     counts = np.zeros((n_draws, n_components))
+    log_density = np.full(n_samples, -np.inf)
+    memberships = np.zeros((n_samples, n_components))
     for draw_index, rows in _blocks(draws, n_samples, max_elements):
         weighted = _weighted_log_prob(X[rows], draws, draw_index)
         log_lik = _logsumexp(weighted, axis=-1, keepdims=True)
         total[draw_index] += log_lik[..., 0].sum(axis=1)
-        counts[draw_index] += np.exp(weighted - log_lik).sum(axis=1)
-    return total, counts
+        log_density[rows] = np.logaddexp(
+            log_density[rows], _logsumexp(log_lik[..., 0], axis=0)
+        )
+        weighted -= log_lik
+        np.exp(weighted, out=weighted)
+        counts[draw_index] += weighted.sum(axis=1)
+        memberships[rows] += weighted.sum(axis=0)
+    return DrawSummaries(
+        total, counts, log_density - np.log(n_draws), memberships / n_draws
+    )

@@ -191,15 +191,77 @@ def mixture_initial_values(weights, means, covariances, covariance_type):
     return values
 
 
+def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
+    """Fit maximum-likelihood mixtures of 1..n_components and keep BIC's choice.
+
+    The same search as mclust or a loop over scikit-learn's ``GaussianMixture``:
+    every size is fitted by EM from ``n_init`` k-means starts, and the fit with the
+    lowest BIC is padded with surplus components of zero weight. Unlike the
+    variational fit, it does not merge overlapping clusters for want of prior
+    mass; unlike plain k-means with ``n_components`` clusters, it does not split
+    a cluster between several components.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    random_state : RandomState
+    n_init : int, default=3
+
+    Returns
+    -------
+    weights : ndarray of shape (n_components,)
+        Zero for the surplus components.
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray
+        In scikit-learn's shape for ``covariance_type``; surplus components get
+        the data's covariance.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    n_samples, n_features = X.shape
+    best, best_bic = None, np.inf
+    # EM needs at least as many distinct points as components.
+    max_components = min(n_components, len(np.unique(X, axis=0)))
+    for k in range(1, max_components + 1):
+        mixture = GaussianMixture(
+            k, covariance_type=covariance_type, n_init=n_init,
+            random_state=random_state,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mixture.fit(X)
+        bic = mixture.bic(X)
+        if bic < best_bic:
+            best, best_bic = mixture, bic
+    n_surplus = n_components - best.n_components
+    weights = np.concatenate([best.weights_, np.zeros(n_surplus)])
+    means = np.concatenate([best.means_, np.repeat(X.mean(0)[None], n_surplus, 0)])
+    data_cov = np.atleast_2d(np.cov(X, rowvar=False))
+    padding = {
+        "full": np.repeat(data_cov[None], n_surplus, 0),
+        "diag": np.repeat(np.diag(data_cov)[None], n_surplus, 0),
+        "spherical": np.full(n_surplus, np.mean(np.diag(data_cov))),
+    }
+    covariances = best.covariances_
+    if covariance_type != "tied":
+        covariances = np.concatenate([covariances, padding[covariance_type]])
+    return weights, means, covariances
+
+
 def overfitted_start(X, n_components, covariance_type, weight_concentration, *,
-                     random_state):
+                     random_state, method="bic"):
     """Prior centres and starting values in which surplus components are empty.
 
-    The start is scikit-learn's variational fit with the same Dirichlet
-    concentration. Its occupied components (expected count of at least one
-    observation) keep their fitted parameters and centre their mean priors on
-    their means; the surplus ones centre their mean priors on the data mean and
-    start near it with the variational prior covariance.
+    The start is either BIC's choice among maximum-likelihood fits of 1 to
+    ``n_components`` components (``method='bic'``, :func:`bic_start`) or
+    scikit-learn's variational fit with the same Dirichlet concentration
+    (``method='bgmm'``, :func:`variational_start`). Its occupied components
+    (expected count of at least one observation) keep their fitted parameters
+    and centre their mean priors on their means; the surplus ones centre their
+    mean priors on the data mean, start near it and get half an observation's
+    weight.
 
     Parameters
     ----------
@@ -209,6 +271,7 @@ def overfitted_start(X, n_components, covariance_type, weight_concentration, *,
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     weight_concentration : float
     random_state : RandomState
+    method : {'bic', 'bgmm'}, default='bic'
 
     Returns
     -------
@@ -217,13 +280,21 @@ def overfitted_start(X, n_components, covariance_type, weight_concentration, *,
         As :func:`initial_values`.
     occupied : ndarray of shape (n_components,), dtype=bool
     """
-    weights, means, covariances = variational_start(
-        X, n_components, covariance_type, weight_concentration,
-        random_state=random_state,
-    )
-    occupied = weights * X.shape[0] >= 1.0
+    if method == "bic":
+        weights, means, covariances = bic_start(
+            X, n_components, covariance_type, random_state=random_state
+        )
+    else:
+        weights, means, covariances = variational_start(
+            X, n_components, covariance_type, weight_concentration,
+            random_state=random_state,
+        )
+    n_samples = X.shape[0]
+    occupied = weights * n_samples >= 1.0
     if not occupied.any():
         occupied[np.argmax(weights)] = True
+    # Half an observation keeps every starting weight inside the simplex.
+    weights = np.where(occupied, weights, 0.5 / n_samples)
     values = mixture_initial_values(weights, means, covariances, covariance_type)
     prior_loc = np.array(means, dtype=float)
     prior_loc[~occupied] = X.mean(axis=0)

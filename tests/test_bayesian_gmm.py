@@ -99,6 +99,8 @@ def test_reference_blobs_match_gaussian_mixture(reference_blobs, reference_fit):
     assert abs(bgmm.score(X_test) - gm.score(X_test)) < 0.05
     assert bgmm.diagnostics_["divergences"] == 0
     assert bgmm.diagnostics_["max_r_hat"] < 1.01
+    # 47 sampled parameters, a 200-draw last warm-up window: 'auto' is dense.
+    assert bgmm.diagnostics_["dense_mass"] is True
     assert bgmm.converged_
     assert bgmm.n_effective_components_ == 8
 

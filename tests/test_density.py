@@ -112,9 +112,11 @@ def test_single_draw_matches_sklearn(covariance_type):
     assert_allclose(
         pointwise_log_likelihood(X, draws)[0], gm.score_samples(X), rtol=1e-10
     )
-    total, counts = draw_summaries(X, draws)
+    total, counts, log_density, memberships = draw_summaries(X, draws)
     assert_allclose(total[0], gm.score_samples(X).sum(), rtol=1e-10)
     assert_allclose(counts[0], gm.predict_proba(X).sum(axis=0), rtol=1e-10)
+    assert_allclose(log_density, gm.score_samples(X), rtol=1e-10)
+    assert_allclose(memberships, gm.predict_proba(X), atol=1e-12)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -138,6 +140,11 @@ def test_many_draws_are_posterior_averages(covariance_type):
     )
     assert_allclose(posterior_memberships(X, draws), proba, atol=1e-12)
     assert_allclose(posterior_memberships(X, draws).sum(axis=1), 1.0, rtol=1e-12)
+    # The fit's single pass gives the same per-row summaries.
+    summaries = draw_summaries(X, draws)
+    assert_allclose(summaries.log_predictive_density, log_predictive_density(X, draws))
+    assert_allclose(summaries.memberships, proba, atol=1e-12)
+    assert_allclose(summaries.total_log_likelihood, per_draw.sum(axis=1), rtol=1e-10)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -64,6 +64,57 @@ def test_padded_size_buckets():
         assert _inference.padded_size(int(0.8 * n)) == _inference.padded_size(n)
 
 
+@pytest.mark.parametrize(
+    "n_components, n_features, covariance_type, num_warmup, dense",
+    [
+        (8, 2, "full", 500, True),  # the reference model: 47 parameters
+        (4, 10, "full", 500, False),  # 263 parameters, a 200-draw window
+        (4, 10, "diag", 500, True),  # 84 parameters
+        (4, 10, "full", 2000, True),  # a 650-draw window
+        (8, 2, "full", 15, False),  # no mass-matrix adaptation at all
+    ],
+)
+def test_auto_dense_mass_needs_a_full_rank_window(
+    n_components, n_features, covariance_type, num_warmup, dense
+):
+    gmm = BayesianGMM(n_components, covariance_type=covariance_type)
+    n_parameters = gmm._n_sampled_parameters(n_features, "simplex")
+    assert _inference.default_dense_mass(n_parameters, num_warmup) is dense
+
+
+@pytest.mark.parametrize(
+    "covariance_type, weights",
+    [("full", "softmax"), ("tied", "simplex"), ("diag", "simplex"),
+     ("spherical", "softmax")],
+)
+def test_sampled_parameter_count_matches_the_model(covariance_type, weights):
+    # Shapes only, through jax.eval_shape: nothing is compiled or run.
+    from numpyro import handlers
+    from numpyro.distributions.transforms import biject_to
+
+    X = jnp.zeros((40, 3))
+    model = functools.partial(
+        gmm_model, n_components=4, covariance_type=covariance_type,
+        weight_parameterization=weights,
+    )
+
+    def unconstrained():
+        # ImproperUniform logits cannot be drawn: give them a value.
+        fixed = handlers.substitute(model, data={"weight_logits": jnp.zeros(4)})
+        trace = handlers.trace(handlers.seed(fixed, 0)).get_trace(
+            X, jnp.ones(40, bool), _hyper(np.zeros((4, 3)))
+        )
+        return {
+            name: biject_to(site["fn"].support).inv(site["value"])
+            for name, site in trace.items()
+            if site["type"] == "sample" and not site["is_observed"]
+        }
+
+    size = sum(np.prod(v.shape) for v in jax.eval_shape(unconstrained).values())
+    gmm = BayesianGMM(4, covariance_type=covariance_type)
+    assert size == gmm._n_sampled_parameters(3, weights)
+
+
 def test_public_compilation_api():
     assert skbayesmix.compilation_stats is _inference.compilation_stats
     assert skbayesmix.reset_compilation_stats is _inference.reset_compilation_stats
