@@ -16,8 +16,9 @@ ARI against the true blobs, and the mean held-out log predictive density.
         [--skip-pymc] [--pymc-num-warmup W --pymc-num-samples S]
         [--pymc-repeats {1,2}] [--skip-numpyro]
 
-PyMC here (pip's PyTensor, which finds no BLAS) needs about 15 ms per gradient,
-so 2 x (500 + 500) takes the better part of an hour: ``--pymc-num-warmup`` and
+PyMC here (pip's PyTensor, which finds no BLAS) needs 15-30 ms of CPU per
+gradient and about 100 leapfrog steps per draw, so 2 x (500 + 500) takes about an
+hour: ``--pymc-num-warmup`` and
 ``--pymc-num-samples`` shorten its run. ESS per second is a rate and comparable
 across run lengths, as long as each run is long enough to adapt.
 """
