@@ -295,9 +295,9 @@ def default_dense_mass(n_parameters, num_warmup):
     Dense when the last slow adaptation window of NumPyro's schedule holds at
     least as many warm-up draws as there are unconstrained parameters, so that
     the covariance it estimates has full rank. Measured (2 chains, 500 + 500):
-    reference data (48 parameters, window 200) dense ESS 660-790 per 1000 draws
+    reference data (47 parameters, window 200) dense ESS 660-790 per 1000 draws
     against 220-430 diagonal; 8 blobs with K=15 (90 parameters, window 100)
-    occupied ESS 1357 against 437 per 1600; D=10, K=4 (264 parameters) dense
+    occupied ESS 1357 against 437 per 1600; D=10, K=4 (263 parameters) dense
     trees of 252 leapfrog steps against 15 diagonal.
     """
     from numpyro.infer.hmc_util import build_adaptation_schedule
@@ -307,4 +307,3 @@ def default_dense_mass(n_parameters, num_warmup):
         return False
     start, end = windows[-2]
     return n_parameters <= end - start + 1
-

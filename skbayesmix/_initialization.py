@@ -196,10 +196,13 @@ def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
 
     The same search as mclust or a loop over scikit-learn's ``GaussianMixture``:
     every size is fitted by EM from ``n_init`` k-means starts, and the fit with the
-    lowest BIC is padded with surplus components of zero weight. Unlike the
-    variational fit, it does not merge overlapping clusters for want of prior
-    mass; unlike plain k-means with ``n_components`` clusters, it does not split
-    a cluster between several components.
+    lowest BIC is padded with surplus components of zero weight. Fits in which
+    some component holds too few points for a non-singular covariance (D + 1
+    for 'full', 2 for 'diag' and 'spherical') are not candidates, except with
+    one component. Unlike the variational fit, it does not merge overlapping
+    clusters for want of prior mass; unlike plain k-means with
+    ``n_components`` clusters, it does not split a cluster between several
+    components.
 
     Parameters
     ----------
@@ -221,6 +224,10 @@ def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
     from sklearn.mixture import GaussianMixture
 
     n_samples, n_features = X.shape
+    # A component needs this many points for a non-singular covariance; fits
+    # with fewer in some component have a likelihood that grows without bound
+    # as its covariance collapses onto reg_covar, and BIC would prefer them.
+    min_count = {"full": n_features + 1, "tied": 1, "diag": 2, "spherical": 2}
     best, best_bic = None, np.inf
     # EM needs at least as many distinct points as components.
     max_components = min(n_components, len(np.unique(X, axis=0)))
@@ -231,7 +238,16 @@ def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            mixture.fit(X)
+            try:
+                mixture.fit(X)
+            except ValueError:
+                # EM failed on a collapsed covariance: not a candidate.
+                if best is None:
+                    raise
+                continue
+        degenerate = np.any(mixture.weights_ * n_samples < min_count[covariance_type])
+        if best is not None and degenerate:
+            continue
         bic = mixture.bic(X)
         if bic < best_bic:
             best, best_bic = mixture, bic

@@ -136,6 +136,20 @@ def test_bic_start_pads_surplus_components(covariance_type):
     assert_allclose(means[n_used:], 0.0, atol=1e-12)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_bic_start_rejects_components_too_small_for_a_covariance(covariance_type):
+    # Eight points in 3-D: one component per point has an unbounded likelihood
+    # (covariances collapse onto reg_covar) and BIC alone would choose it.
+    X = np.random.RandomState(0).standard_normal((8, 3))
+    weights, _, _ = bic_start(
+        X, 6, covariance_type, random_state=np.random.RandomState(0)
+    )
+    min_count = 4 if covariance_type == "full" else 2
+    used = weights[weights > 0]
+    assert len(used) == 1 or np.all(used * len(X) >= min_count - 1e-6)
+    assert len(used) <= len(X) // min_count
+
+
 def test_bic_start_keeps_overlapping_clusters_apart():
     # The reference 8 blobs: two of them overlap, and the variational start with
     # a sparse prior merges them for random_state=2; BIC's choice does not.
