@@ -596,15 +596,15 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         return sites
 
     def _n_sampled_parameters(self, n_features, weight_parameterization):
-        """Dimension of the unconstrained space NUTS samples."""
-        k, d = self.n_components, n_features
-        n_scales = {"full": k * d, "diag": k * d, "tied": d, "spherical": k}
-        n_correlations = {"full": k * d * (d - 1) // 2, "tied": d * (d - 1) // 2}
-        n_weights = k - 1 if weight_parameterization == "simplex" else k
-        return (
-            n_weights + k * d + n_scales[self.covariance_type]
-            + n_correlations.get(self.covariance_type, 0)
+        """Dimension of the unconstrained space NUTS samples.
+
+        GaussianMixture's count (a scale and correlation per covariance entry),
+        plus one for weights sampled as K free values rather than on the simplex.
+        """
+        n_parameters = _n_mixture_parameters(
+            self.n_components, n_features, self.covariance_type
         )
+        return n_parameters + int(weight_parameterization != "simplex")
 
     def _covariance_scale(self):
         """Factor that takes covariances from standardised to data units.
@@ -947,17 +947,9 @@ class BayesianGMM(DensityMixin, BaseEstimator):
 
     def _n_parameters(self):
         """Number of free parameters, counted as GaussianMixture counts them."""
-        n_features = self.means_.shape[1]
-        k = self.n_components
-        if self.covariance_type == "full":
-            cov_params = k * n_features * (n_features + 1) / 2.0
-        elif self.covariance_type == "diag":
-            cov_params = k * n_features
-        elif self.covariance_type == "tied":
-            cov_params = n_features * (n_features + 1) / 2.0
-        else:
-            cov_params = k
-        return int(cov_params + n_features * k + k - 1)
+        return _n_mixture_parameters(
+            self.n_components, self.means_.shape[1], self.covariance_type
+        )
 
     def _refine_maximum_likelihood(self, X_std):
         """EM from the posterior mean: the nearby maximum-likelihood estimate.
@@ -1149,6 +1141,18 @@ class BayesianGMM(DensityMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _n_mixture_parameters(n_components, n_features, covariance_type):
+    """Free parameters of a Gaussian mixture, counted as GaussianMixture does."""
+    k, d = n_components, n_features
+    cov_params = {
+        "full": k * d * (d + 1) // 2,
+        "diag": k * d,
+        "tied": d * (d + 1) // 2,
+        "spherical": k,
+    }[covariance_type]
+    return cov_params + d * k + k - 1
 
 
 def _min_variance(covariances, covariance_type):

@@ -203,7 +203,9 @@ def _sample_log_weights(concentration, n_components, weight_parameterization, n_
 
 
 def _stretch_tail(t, alpha, n_obs):
-    """U = t - (1/alpha - 1) softplus(t0 + log(alpha) - t) and sum(log du/dt).
+    """Stretch logits: u = t - (1/alpha - 1) softplus(t0 + log(alpha) - t).
+
+    Returns u and sum(log du/dt).
 
     du/dt is 1 well above t0 = -log(n_obs) - WEIGHT_TAIL_OFFSET, 2 at t0 and
     tends to 1/alpha below t0 + log(alpha).

@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skbayesmix._bayesian_gmm import BayesianGMM
+from skbayesmix._bayesian_gmm import BayesianGMM, _n_mixture_parameters
 
 CRITERIA = ("bic", "aic", "icl", "waic", "loo")
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -107,21 +107,6 @@ def _final_estimator_and_data(estimator, X):
             X = estimator[:-1].transform(X)
         estimator = estimator[-1]
     return estimator, X
-
-
-def _n_parameters(n_components, n_features, covariance_type):
-    """Free parameters of a Gaussian mixture, counted as GaussianMixture does."""
-    if covariance_type == "full":
-        cov_params = n_components * n_features * (n_features + 1) / 2.0
-    elif covariance_type == "diag":
-        cov_params = n_components * n_features
-    elif covariance_type == "tied":
-        cov_params = n_features * (n_features + 1) / 2.0
-    elif covariance_type == "spherical":
-        cov_params = n_components
-    else:
-        return np.nan
-    return int(cov_params + n_features * n_components + n_components - 1)
 
 
 def _membership_entropy(proba):
@@ -719,7 +704,10 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
             "covariance_type": covariance_type,
             "n_parameters": np.array(
                 [
-                    _n_parameters(k, n_features, ct)
+                    # NaN for an estimator without GaussianMixture's covariance types.
+                    _n_mixture_parameters(k, n_features, ct)
+                    if ct in ("full", "diag", "tied", "spherical")
+                    else np.nan
                     for k, ct in zip(n_components, covariance_type)
                 ],
                 dtype=float,
