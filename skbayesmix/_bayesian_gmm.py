@@ -28,6 +28,7 @@ from skbayesmix._initialization import (
     softmax_logits,
 )
 from skbayesmix._relabel import apply_permutations, relabel_permutations
+from skbayesmix._warnings import ignored_warnings
 
 # Below this Dirichlet concentration, surplus components empty by design (an
 # overfitted mixture) and an emptied component is no cause for a warning.
@@ -982,8 +983,7 @@ class BayesianGMM(DensityMixin, BaseEstimator):
             means_init=(self.means_ - center) / scale,
             precisions_init=precisions_init,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with ignored_warnings():
             try:
                 em.fit(X_std)
             except (ValueError, np.linalg.LinAlgError):

@@ -1,10 +1,10 @@
 """K-means start: prior centres and chain starting values (NumPy/scikit-learn only)."""
 
-import warnings
-
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
+
+from skbayesmix._warnings import ignored_warnings
 
 # Floor on initial standard deviations, in standardised units, so that a k-means
 # cluster with a single (or duplicated) point still starts with a proper covariance.
@@ -148,8 +148,7 @@ def variational_start(
         n_init=n_init,
         random_state=random_state,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with ignored_warnings(ConvergenceWarning):
         bgmm.fit(X)
     return bgmm.weights_, bgmm.means_, bgmm.covariances_
 
@@ -236,8 +235,7 @@ def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
             k, covariance_type=covariance_type, n_init=n_init,
             random_state=random_state,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with ignored_warnings(ConvergenceWarning):
             try:
                 mixture.fit(X)
             except ValueError:
