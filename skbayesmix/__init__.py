@@ -1,7 +1,8 @@
 """Fully Bayesian Gaussian mixture models with a scikit-learn interface."""
 
 from skbayesmix._bayesian_gmm import BayesianGMM
-from skbayesmix._selection import BayesianGMMSelector, aic_score, bic_score
+from skbayesmix._scorers import aic_score, bic_score
+from skbayesmix._selection import BayesianGMMSelector
 from skbayesmix._version import __version__
 
 __all__ = [

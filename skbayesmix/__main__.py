@@ -4,4 +4,5 @@ import sys
 
 from skbayesmix.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

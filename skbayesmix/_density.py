@@ -11,6 +11,8 @@ from collections import namedtuple
 
 import numpy as np
 
+from skbayesmix._covariance import full_matrices
+
 MixtureDraws = namedtuple(
     "MixtureDraws", ["weights", "means", "precisions_cholesky", "covariance_type"]
 )
@@ -24,52 +26,13 @@ precisions_cholesky : per draw, scikit-learn's shape for ``covariance_type``.
 MAX_ELEMENTS = 2**23
 
 
-def compute_precision_cholesky(covariances, covariance_type):
-    """Upper-triangular precision Cholesky factors, as scikit-learn stores them.
-
-    Works on any leading batch axes: ``covariances`` of shape (..., K, D, D) for
-    'full', (..., D, D) for 'tied', (..., K, D) for 'diag', (..., K) for
-    'spherical'.
-
-    Raises
-    ------
-    ValueError
-        If a covariance matrix is not positive definite.
-    """
-    if covariance_type in ("full", "tied"):
-        try:
-            cov_chol = np.linalg.cholesky(covariances)
-        except np.linalg.LinAlgError as exc:
-            raise ValueError(
-                "A posterior covariance matrix is not positive definite; "
-                "increase reg_covar."
-            ) from exc
-        # One batched solve: a Python loop of solve_triangular calls took
-        # seconds for a few thousand draws. tril removes rounding above the
-        # diagonal, so the factors are exactly upper triangular like sklearn's.
-        eye = np.broadcast_to(np.eye(covariances.shape[-1]), covariances.shape)
-        inverse = np.tril(np.linalg.solve(cov_chol, eye))
-        return np.swapaxes(inverse, -1, -2)
-    if np.any(covariances <= 0):
-        raise ValueError("A posterior variance is not positive; increase reg_covar.")
-    return 1.0 / np.sqrt(covariances)
-
-
 def _log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
     """Log N(x | mean_k, cov_k) for a block of draws: shape (n_draws, n_rows, K)."""
     n_rows, n_features = X.shape
     n_draws, n_components = means.shape[:2]
-    if covariance_type == "tied":
-        precisions_cholesky = np.broadcast_to(
-            precisions_cholesky[:, None],
-            (n_draws, n_components, n_features, n_features),
-        )
-    elif covariance_type in ("diag", "spherical"):
-        if covariance_type == "spherical":
-            precisions_cholesky = np.repeat(
-                precisions_cholesky[..., None], n_features, axis=-1
-            )
-        precisions_cholesky = precisions_cholesky[..., None, :] * np.eye(n_features)
+    precisions_cholesky = full_matrices(
+        precisions_cholesky, covariance_type, n_components, n_features
+    )
     log_det = np.sum(np.log(np.diagonal(precisions_cholesky, 0, -2, -1)), -1)
     # y[s, k, :, n] = (x_n - mu_sk) @ P_sk as ONE matmul of the stacked maps
     # [P_sk' | -P_sk' mu_sk] with [x_n; 1]: several times faster than einsums over

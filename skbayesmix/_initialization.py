@@ -1,18 +1,40 @@
-"""K-means start: prior centres and chain starting values (NumPy/scikit-learn only)."""
+"""The start: prior centres and chain starting values (NumPy/scikit-learn only).
+
+Starting values are given in the model's parameterisation of a mixture:
+``weights``, ``means``, per-feature standard deviations ``scales`` and, for
+'full' and 'tied' with more than one feature, the Cholesky factor
+``corr_cholesky`` of the correlations (see
+:func:`skbayesmix._covariance.covariance_from_factors`), all in standardised
+units.
+"""
+
+from collections import namedtuple
 
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
+from skbayesmix._covariance import (
+    factors_from_clusters,
+    factors_from_covariances,
+    min_component_count,
+    pad_components,
+)
+from skbayesmix._settings import EMPTY_START_COUNT, OCCUPIED_COUNT
 from skbayesmix._warnings import ignored_warnings
 
 # Floor on initial standard deviations, in standardised units, so that a k-means
 # cluster with a single (or duplicated) point still starts with a proper covariance.
 MIN_INIT_SCALE = 1e-2
 
-# The 'softmax' weights (see skbayesmix._model) stretch their scale below the log
-# weight at which a component expects exp(-WEIGHT_TAIL_OFFSET) observations.
-WEIGHT_TAIL_OFFSET = 3.0
+Start = namedtuple("Start", ["prior_loc", "values", "occupied"])
+Start.__doc__ = """Where the chains start and the mean priors are centred.
+
+prior_loc : (n_components, n_features) centres of the mean priors;
+values : dict of starting values (see the module docstring);
+occupied : (n_components,) bool, the components the start fills (all of them
+for a k-means start).
+"""
 
 
 def kmeans_start(X, n_components, *, random_state, n_init=3):
@@ -71,18 +93,10 @@ def initial_values(X, centers, labels, covariance_type):
         else:
             per_cluster[k] = np.sqrt(np.mean(members**2, axis=0))
     per_cluster = np.maximum(per_cluster, MIN_INIT_SCALE)
-
-    if covariance_type in ("full", "diag"):
-        scales = per_cluster
-    elif covariance_type == "tied":
-        scales = pooled
-    else:
-        scales = np.sqrt(np.mean(per_cluster**2, axis=1))
+    scales, corr_cholesky = factors_from_clusters(per_cluster, pooled, covariance_type)
     values = {"weights": weights, "means": centers.copy(), "scales": scales}
-    if n_features > 1 and covariance_type == "full":
-        values["corr_cholesky"] = np.tile(np.eye(n_features), (n_components, 1, 1))
-    elif n_features > 1 and covariance_type == "tied":
-        values["corr_cholesky"] = np.eye(n_features)
+    if corr_cholesky is not None:
+        values["corr_cholesky"] = corr_cholesky
     return values
 
 
@@ -169,23 +183,14 @@ def mixture_initial_values(weights, means, covariances, covariance_type):
     values : dict
         As :func:`initial_values`.
     """
-    n_components, n_features = means.shape
     weights = np.asarray(weights, dtype=float)
     weights = weights / weights.sum()
     values = {"weights": weights, "means": np.array(means, dtype=float)}
-    if covariance_type in ("full", "tied"):
-        cov = np.asarray(covariances, dtype=float)
-        scales = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
-        scales = np.maximum(scales, MIN_INIT_SCALE)
-        if n_features > 1:
-            corr = cov / (scales[..., :, None] * scales[..., None, :])
-            # Shrink a little towards the identity: keeps the factor well inside
-            # the LKJ support even for a nearly degenerate start.
-            corr = 0.95 * corr + 0.05 * np.eye(n_features)
-            values["corr_cholesky"] = np.linalg.cholesky(corr)
-    else:
-        scales = np.sqrt(np.asarray(covariances, dtype=float))
-        scales = np.maximum(scales, MIN_INIT_SCALE)
+    scales, corr_cholesky = factors_from_covariances(
+        covariances, covariance_type, min_scale=MIN_INIT_SCALE, shrinkage=0.05
+    )
+    if corr_cholesky is not None:
+        values["corr_cholesky"] = corr_cholesky
     values["scales"] = scales
     return values
 
@@ -226,7 +231,7 @@ def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
     # A component needs this many points for a non-singular covariance; fits
     # with fewer in some component have a likelihood that grows without bound
     # as its covariance collapses onto reg_covar, and BIC would prefer them.
-    min_count = {"full": n_features + 1, "tied": 1, "diag": 2, "spherical": 2}
+    min_count = min_component_count(n_features, covariance_type)
     best, best_bic = None, np.inf
     # EM needs at least as many distinct points as components.
     max_components = min(n_components, len(np.unique(X, axis=0)))
@@ -243,7 +248,7 @@ def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
                 if best is None:
                     raise
                 continue
-        degenerate = np.any(mixture.weights_ * n_samples < min_count[covariance_type])
+        degenerate = np.any(mixture.weights_ * n_samples < min_count)
         if best is not None and degenerate:
             continue
         bic = mixture.bic(X)
@@ -253,19 +258,16 @@ def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
     weights = np.concatenate([best.weights_, np.zeros(n_surplus)])
     means = np.concatenate([best.means_, np.repeat(X.mean(0)[None], n_surplus, 0)])
     data_cov = np.atleast_2d(np.cov(X, rowvar=False))
-    padding = {
-        "full": np.repeat(data_cov[None], n_surplus, 0),
-        "diag": np.repeat(np.diag(data_cov)[None], n_surplus, 0),
-        "spherical": np.full(n_surplus, np.mean(np.diag(data_cov))),
-    }
-    covariances = best.covariances_
-    if covariance_type != "tied":
-        covariances = np.concatenate([covariances, padding[covariance_type]])
+    covariances = pad_components(
+        best.covariances_, n_surplus, data_cov, covariance_type
+    )
     return weights, means, covariances
 
 
-def overfitted_start(X, n_components, covariance_type, weight_concentration, *,
-                     random_state, method="bic"):
+def overfitted_start(
+    X, n_components, covariance_type, weight_concentration, *, random_state,
+    method="bic",
+):
     """Prior centres and starting values in which surplus components are empty.
 
     The start is either BIC's choice among maximum-likelihood fits of 1 to
@@ -289,10 +291,7 @@ def overfitted_start(X, n_components, covariance_type, weight_concentration, *,
 
     Returns
     -------
-    prior_loc : ndarray of shape (n_components, n_features)
-    values : dict
-        As :func:`initial_values`.
-    occupied : ndarray of shape (n_components,), dtype=bool
+    start : Start
     """
     if method == "bic":
         weights, means, covariances = bic_start(
@@ -304,11 +303,11 @@ def overfitted_start(X, n_components, covariance_type, weight_concentration, *,
             random_state=random_state,
         )
     n_samples = X.shape[0]
-    occupied = weights * n_samples >= 1.0
+    occupied = weights * n_samples >= OCCUPIED_COUNT
     if not occupied.any():
         occupied[np.argmax(weights)] = True
     # Half an observation keeps every starting weight inside the simplex.
-    weights = np.where(occupied, weights, 0.5 / n_samples)
+    weights = np.where(occupied, weights, EMPTY_START_COUNT / n_samples)
     values = mixture_initial_values(weights, means, covariances, covariance_type)
     prior_loc = np.array(means, dtype=float)
     prior_loc[~occupied] = X.mean(axis=0)
@@ -316,49 +315,36 @@ def overfitted_start(X, n_components, covariance_type, weight_concentration, *,
     values["means"][~occupied] = prior_loc[~occupied] + 0.5 * X.std(
         axis=0
     ) * random_state.standard_normal((n_empty, X.shape[1]))
-    return prior_loc, values, occupied
+    return Start(prior_loc, values, occupied)
 
 
-def softmax_logits(weights, weight_concentration, n_samples, empty=None):
-    """Logits of the 'softmax' weight parameterisation for given weights.
-
-    Inverts the map t -> u of :func:`skbayesmix._model._stretch_tail` by
-    bisection, so that softmax(u) equals ``weights``. Components flagged in
-    ``empty`` start at the knee of the stretch instead, where an empty
-    component's posterior logit is most likely, whatever their (tiny) weight.
+def choose_start(
+    X, n_components, covariance_type, *, init_params, weight_concentration,
+    random_state,
+):
+    """The start that ``init_params`` names, on standardised data.
 
     Parameters
     ----------
-    weights : ndarray of shape (..., n_components)
+    X : ndarray of shape (n_samples, n_features)
+        Standardised data.
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    init_params : {'kmeans', 'bic', 'bgmm'}
+        'kmeans' centres every component on a k-means centroid;
+        'bic' and 'bgmm' are :func:`overfitted_start`'s methods.
     weight_concentration : float
-    n_samples : int
-    empty : ndarray of shape (n_components,), dtype=bool, default=None
+    random_state : RandomState
 
     Returns
     -------
-    logits : ndarray, same shape as ``weights``
+    start : Start
     """
-    log_weights = np.log(np.maximum(weights, np.finfo(float).tiny))
-    log_weights = log_weights - log_weights.max(axis=-1, keepdims=True)
-    t0 = -np.log(n_samples) - WEIGHT_TAIL_OFFSET
-    knee = t0 + np.log(weight_concentration)
-    slope = 1.0 / weight_concentration - 1.0
-
-    def stretch(t):
-        return t - slope * np.logaddexp(0.0, knee - t)
-
-    # The map is increasing: widen a bracket until it holds, then bisect.
-    low, high = log_weights - 1.0, log_weights + 1.0
-    while np.any(stretch(low) > log_weights):
-        low = 2.0 * low - 1.0
-    while np.any(stretch(high) < log_weights):
-        high = 2.0 * np.abs(high) + 1.0
-    for _ in range(200):
-        mid = 0.5 * (low + high)
-        below = stretch(mid) < log_weights
-        low = np.where(below, mid, low)
-        high = np.where(below, high, mid)
-    logits = 0.5 * (low + high)
-    if empty is not None:
-        logits = np.where(empty, min(knee, t0), logits)
-    return logits
+    if init_params in ("bic", "bgmm"):
+        return overfitted_start(
+            X, n_components, covariance_type, weight_concentration,
+            random_state=random_state, method=init_params,
+        )
+    centers, labels = kmeans_start(X, n_components, random_state=random_state)
+    values = initial_values(X, centers, labels, covariance_type)
+    return Start(centers, values, np.ones(n_components, dtype=bool))

@@ -9,15 +9,19 @@ so one compiled sampler serves every data set and prior of the same structure.
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import logsumexp
 
-from skbayesmix._initialization import WEIGHT_TAIL_OFFSET
+from skbayesmix._covariance import covariance_from_factors
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 WEIGHT_PARAMETERIZATIONS = ("simplex", "gamma", "softmax")
+
+# The 'softmax' weights stretch their scale below the log weight at which a
+# component expects exp(-WEIGHT_TAIL_OFFSET) observations (see _stretch_tail).
+WEIGHT_TAIL_OFFSET = 3.0
 
 # Rows are processed in blocks of this many when the (padded) data set is larger:
 # the (rows, n_components * n_features) intermediates of one block stay in cache,
@@ -56,7 +60,9 @@ def _whitening(means, scales, corr_cholesky, reg_covar, covariance_type):
     n_components, n_features = means.shape
     log_2pi = n_features * jnp.log(2 * jnp.pi)
     if covariance_type in ("diag", "spherical"):
-        variances = scales**2 + reg_covar
+        variances = covariance_from_factors(
+            scales, None, reg_covar, covariance_type, xp=jnp
+        )
         if covariance_type == "spherical":
             variances = jnp.broadcast_to(variances[:, None], means.shape)
         inv_sd = jax.lax.rsqrt(variances)  # (K, D)
@@ -67,14 +73,14 @@ def _whitening(means, scales, corr_cholesky, reg_covar, covariance_type):
         log_det = jnp.sum(jnp.log(variances), axis=1)
         return projection.reshape(n_features, -1), shift, -0.5 * (log_2pi + log_det)
 
-    if corr_cholesky is None:  # one feature: no correlation to model
-        cov_chol = scales[..., None]
-    else:
-        cov_chol = scales[..., :, None] * corr_cholesky
-    if covariance_type == "tied":
-        cov_chol = jnp.broadcast_to(cov_chol, (n_components,) + cov_chol.shape)
-    covariance = cov_chol @ jnp.swapaxes(cov_chol, -1, -2)
-    covariance = covariance + reg_covar * jnp.eye(n_features)
+    covariance = covariance_from_factors(
+        scales,
+        corr_cholesky,
+        reg_covar,
+        covariance_type,
+        xp=jnp,
+        n_components=n_components if covariance_type == "tied" else None,
+    )
     cov_chol = jnp.linalg.cholesky(covariance)
     # Invert the K small factors once; the rows then need one dense product.
     eye = jnp.broadcast_to(jnp.eye(n_features), cov_chol.shape)
@@ -294,3 +300,104 @@ def gmm_model(
             covariance_type,
         ),
     )
+
+
+# ------------------------------------------------------------ NumPy translation
+# The two functions below translate between the mixture's parameters and the
+# model's sample sites, so that no other module knows the site names.
+
+
+def softmax_logits(weights, weight_concentration, n_samples, empty=None):
+    """Logits of the 'softmax' weight parameterisation for given weights.
+
+    Inverts the map t -> u of :func:`_stretch_tail` by bisection, so that
+    softmax(u) equals ``weights``. Components flagged in ``empty`` start at the
+    knee of the stretch instead, where an empty component's posterior logit is
+    most likely, whatever their (tiny) weight.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (..., n_components)
+    weight_concentration : float
+    n_samples : int
+    empty : ndarray of shape (n_components,), dtype=bool, default=None
+
+    Returns
+    -------
+    logits : ndarray, same shape as ``weights``
+    """
+    log_weights = np.log(np.maximum(weights, np.finfo(float).tiny))
+    log_weights = log_weights - log_weights.max(axis=-1, keepdims=True)
+    t0 = -np.log(n_samples) - WEIGHT_TAIL_OFFSET
+    knee = t0 + np.log(weight_concentration)
+    slope = 1.0 / weight_concentration - 1.0
+
+    def stretch(t):
+        return t - slope * np.logaddexp(0.0, knee - t)
+
+    # The map is increasing: widen a bracket until it holds, then bisect.
+    low, high = log_weights - 1.0, log_weights + 1.0
+    while np.any(stretch(low) > log_weights):
+        low = 2.0 * low - 1.0
+    while np.any(stretch(high) < log_weights):
+        high = 2.0 * np.abs(high) + 1.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        below = stretch(mid) < log_weights
+        low = np.where(below, mid, low)
+        high = np.where(below, high, mid)
+    logits = 0.5 * (low + high)
+    if empty is not None:
+        logits = np.where(empty, min(knee, t0), logits)
+    return logits
+
+
+def init_sites(
+    chain_values, *, weight_parameterization, weight_concentration, n_samples,
+    empty=None,
+):
+    """Starting values of the sample sites from the mixture's starting values.
+
+    Parameters
+    ----------
+    chain_values : dict of ndarray
+        ``weights``, ``means``, ``scales`` and (with correlations)
+        ``corr_cholesky``, each with a leading chain axis (see
+        :mod:`skbayesmix._initialization`).
+    weight_parameterization : {'simplex', 'gamma', 'softmax'}
+    weight_concentration : float
+    n_samples : int
+    empty : ndarray of shape (n_components,), dtype=bool, default=None
+        Components that start empty ('softmax' only).
+
+    Returns
+    -------
+    sites : dict of ndarray
+    """
+    sites = dict(chain_values)
+    if weight_parameterization == "softmax":
+        sites["weight_logits"] = softmax_logits(
+            sites.pop("weights"), weight_concentration, n_samples, empty=empty
+        )
+    elif weight_parameterization == "gamma":
+        sites["log_gamma_weights"] = np.log(sites.pop("weights"))
+    return sites
+
+
+def to_mixture(samples, *, covariance_type, reg_covar):
+    """Weights, means and covariances (``reg_covar`` included) from site draws.
+
+    Parameters
+    ----------
+    samples : dict of ndarray
+        Constrained draws of every site (NumPy), with leading (chain, draw) axes.
+
+    Returns
+    -------
+    weights, means, covariances : ndarray
+        Covariances in scikit-learn's shape for ``covariance_type``.
+    """
+    covariances = covariance_from_factors(
+        samples["scales"], samples.get("corr_cholesky"), reg_covar, covariance_type
+    )
+    return samples["weights"], samples["means"], covariances

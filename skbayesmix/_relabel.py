@@ -9,6 +9,77 @@ centres and is then refined to the mean of the relabelled draws.
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from skbayesmix._covariance import (
+    component_variance_features,
+    has_component_axis,
+    variances,
+)
+from skbayesmix._settings import RELABEL_WEIGHT_FLOOR
+
+
+def relabel_features(
+    weights, means, covariances, *, covariance_type, overfitted, n_samples
+):
+    """Per-component features that draws are relabelled on (standardised units).
+
+    The means; in overfitted mixtures also the log weight, floored where a
+    component expects ``RELABEL_WEIGHT_FLOOR`` observations, and half the log
+    variance of each feature, so that an empty component's mean, a prior draw
+    that may sit on top of a cluster, never takes an occupied component's
+    label, and clusters that share a centre keep theirs.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (..., n_components)
+    means : ndarray of shape (..., n_components, n_features)
+    covariances : ndarray
+        In scikit-learn's shape for ``covariance_type``, with the same leading
+        axes.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    overfitted : bool
+    n_samples : int
+
+    Returns
+    -------
+    features : ndarray of shape (..., n_components, n_features_relabel)
+    """
+    if not overfitted:
+        return means
+    floor = RELABEL_WEIGHT_FLOOR / n_samples
+    features = [means, np.log(np.maximum(weights, floor))[..., None]]
+    component_variances = component_variance_features(
+        variances(covariances, covariance_type), covariance_type
+    )
+    if component_variances is not None:
+        features.append(0.5 * np.log(component_variances))
+    return np.concatenate(features, axis=-1)
+
+
+def relabel_draws(weights, means, covariances, reference, **feature_options):
+    """Draws with every draw's components permuted into the reference's order.
+
+    Parameters
+    ----------
+    weights, means, covariances : ndarray
+        Flat draws, each with a leading draw axis.
+    reference : ndarray of shape (n_components, n_features_relabel)
+        Features of the reference (see :func:`relabel_features`).
+    **feature_options
+        ``covariance_type``, ``overfitted`` and ``n_samples`` of
+        :func:`relabel_features`.
+
+    Returns
+    -------
+    weights, means, covariances : ndarray
+    """
+    features = relabel_features(weights, means, covariances, **feature_options)
+    permutations = relabel_permutations(features, reference)
+    weights = apply_permutations(weights, permutations)
+    means = apply_permutations(means, permutations)
+    if has_component_axis(feature_options["covariance_type"]):
+        covariances = apply_permutations(covariances, permutations)
+    return weights, means, covariances
+
 
 def relabel_permutations(means, reference, scale=None, n_iter=3):
     """Permutation of each draw's components that best matches a reference.

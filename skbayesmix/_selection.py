@@ -1,15 +1,11 @@
-"""Choosing the number of components: BayesianGMMSelector and scorers."""
+"""Choosing the number of components: BayesianGMMSelector."""
 
 import os
-import threading
-import time
 import warnings
-from contextlib import nullcontext
 from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.stats import rankdata
 from sklearn.base import (
     BaseEstimator,
     DensityMixin,
@@ -18,247 +14,19 @@ from sklearn.base import (
     clone,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skbayesmix._bayesian_gmm import BayesianGMM, _n_mixture_parameters
-
-CRITERIA = ("bic", "aic", "icl", "waic", "loo")
-_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-# Criteria whose value is an elpd (higher is better); the others are deviances.
-_ELPD_CRITERIA = ("waic", "loo")
-# elpd differences below this are negligible, whatever their standard error
-# (Vehtari's cross-validation FAQ; Sivula, Magnusson and Vehtari, 2022).
-_NEGLIGIBLE_ELPD_DIFFERENCE = 4.0
-
-
-def bic_score(estimator, X, y=None):
-    """Negative BIC of a fitted mixture on X, a scorer for model selection.
-
-    Larger is better, as scikit-learn's scorers are, so that
-    ``GridSearchCV(..., scoring=bic_score)`` picks the candidate of lowest BIC.
-    When ``estimator`` is a :class:`~sklearn.pipeline.Pipeline`, X goes through
-    every step but the last before the last step's ``bic``.
-
-    Parameters
-    ----------
-    estimator : estimator or Pipeline
-        Fitted estimator with a ``bic(X)`` method, or a pipeline ending in one.
-    X : array-like of shape (n_samples, n_features)
-        Data to evaluate on.
-    y : Ignored
-        Not used, present for the scorer signature.
-
-    Returns
-    -------
-    score : float
-        ``-estimator.bic(X)``.
-
-    See Also
-    --------
-    aic_score : The same with the Akaike information criterion.
-    BayesianGMMSelector : Compares every criterion on one fit per candidate.
-
-    Examples
-    --------
-    >>> from sklearn.mixture import GaussianMixture
-    >>> from sklearn.model_selection import GridSearchCV
-    >>> from skbayesmix import bic_score
-    >>> search = GridSearchCV(GaussianMixture(), {"n_components": [1, 2, 3]},
-    ...                       scoring=bic_score)
-    """
-    estimator, X = _final_estimator_and_data(estimator, X)
-    return -float(estimator.bic(X))
-
-
-def aic_score(estimator, X, y=None):
-    """Negative AIC of a fitted mixture on X, a scorer for model selection.
-
-    Larger is better. Pipelines are handled as in :func:`bic_score`.
-
-    Parameters
-    ----------
-    estimator : estimator or Pipeline
-        Fitted estimator with an ``aic(X)`` method, or a pipeline ending in one.
-    X : array-like of shape (n_samples, n_features)
-        Data to evaluate on.
-    y : Ignored
-        Not used, present for the scorer signature.
-
-    Returns
-    -------
-    score : float
-        ``-estimator.aic(X)``.
-
-    See Also
-    --------
-    bic_score : The same with the Bayesian information criterion.
-    """
-    estimator, X = _final_estimator_and_data(estimator, X)
-    return -float(estimator.aic(X))
-
-
-def _final_estimator_and_data(estimator, X):
-    """Last step of (possibly nested) pipelines and X transformed by the others."""
-    while isinstance(estimator, Pipeline):
-        if len(estimator) > 1:
-            X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
-    return estimator, X
-
-
-def _membership_entropy(proba):
-    """-sum_ik z_ik log z_ik, with 0 log 0 = 0."""
-    proba = np.asarray(proba, dtype=np.float64)
-    positive = proba > 0
-    return float(-np.sum(proba[positive] * np.log(proba[positive])))
-
-
-def _information_criteria(estimator, X, quiet_loo=True):
-    """Every criterion the fitted estimator supports; NaN for the others.
-
-    With ``quiet_loo``, the estimator's own Pareto-k warning is dropped: the
-    selector issues one per candidate, naming it.
-
-    Returns
-    -------
-    scores : dict of float
-    pointwise : dict
-        ``'waic'`` and ``'loo'``: per-observation elpd contributions (n_samples,),
-        used for the standard error of elpd differences; None when skipped.
-    """
-    nan = float("nan")
-    scores = dict.fromkeys(
-        [
-            "bic", "aic", "icl", "elpd_waic", "se_elpd_waic", "p_waic",
-            "elpd_loo", "se_elpd_loo", "p_loo", "n_bad_pareto_k",
-        ],
-        nan,
-    )
-    pointwise = {"waic": None, "loo": None}
-    scores["bic"] = float(estimator.bic(X))
-    if hasattr(estimator, "aic"):
-        scores["aic"] = float(estimator.aic(X))
-    if hasattr(estimator, "predict_proba"):
-        entropy = _membership_entropy(estimator.predict_proba(X))
-        scores["icl"] = scores["bic"] + 2.0 * entropy
-    if hasattr(estimator, "waic"):
-        result = estimator.waic()
-        scores["elpd_waic"] = float(result["elpd"])
-        scores["se_elpd_waic"] = float(result.get("se", nan))
-        scores["p_waic"] = float(result.get("p", nan))
-        pointwise["waic"] = _as_pointwise(result, X.shape[0])
-    if hasattr(estimator, "loo"):
-        with warnings.catch_warnings() if quiet_loo else nullcontext():
-            if quiet_loo:
-                warnings.simplefilter("ignore", ConvergenceWarning)
-            result = estimator.loo()
-        scores["elpd_loo"] = float(result["elpd"])
-        scores["se_elpd_loo"] = float(result.get("se", nan))
-        scores["p_loo"] = float(result.get("p", nan))
-        pointwise["loo"] = _as_pointwise(result, X.shape[0])
-        if "pareto_k" in result:
-            threshold = float(result.get("pareto_k_threshold", 0.7))
-            scores["n_bad_pareto_k"] = float(
-                np.sum(np.asarray(result["pareto_k"]) > threshold)
-            )
-            scores["pareto_k_threshold"] = threshold
-    return scores, pointwise
-
-
-def _as_pointwise(result, n_samples):
-    pointwise = result.get("pointwise")
-    if pointwise is None:
-        return None
-    pointwise = np.asarray(pointwise, dtype=np.float64).ravel()
-    return pointwise if pointwise.shape == (n_samples,) else None
-
-
-def _fit_and_evaluate(estimator, X, caller_pid):
-    """Fit one candidate and compute its criteria (runs in a joblib worker).
-
-    Warnings are recorded and returned rather than shown, so that they reach
-    the caller from worker processes too, tagged with the candidate. Recording
-    swaps the process-wide warning filters, which is unsafe while other threads
-    of the caller's process do the same; in a thread of the caller's process
-    (threading backend, Dask with ``processes=False``) warnings therefore pass
-    through unrecorded.
-    """
-    record = (
-        os.getpid() != caller_pid
-        or threading.current_thread() is threading.main_thread()
-    )
-    context = warnings.catch_warnings(record=True) if record else nullcontext([])
-    with context as caught:
-        if record:
-            # Other categories keep the process's filters.
-            warnings.simplefilter("always", ConvergenceWarning)
-        start = time.perf_counter()
-        estimator.fit(X)
-        fit_time = time.perf_counter() - start
-        start = time.perf_counter()
-        scores, pointwise = _information_criteria(estimator, X, quiet_loo=record)
-        score_time = time.perf_counter() - start
-    issued = [(w.category, str(w.message)) for w in caught]
-    return estimator, scores, pointwise, fit_time, score_time, issued
-
-
-def _elpd_differences(elpd, pointwise):
-    """Difference to the best elpd and its standard error, as arviz.compare.
-
-    The standard error of the difference is ``sqrt(n * var(pw_best - pw_c))``
-    over the paired per-observation contributions; where those are missing it
-    falls back to the best candidate's own standard error (``nan`` here, filled
-    by the caller).
-    """
-    n_candidates = len(elpd)
-    diff = np.full(n_candidates, np.nan)
-    dse = np.full(n_candidates, np.nan)
-    finite = np.isfinite(elpd)
-    if not finite.any():
-        return diff, dse
-    best = int(np.nanargmax(np.where(finite, elpd, -np.inf)))
-    diff[finite] = elpd[best] - elpd[finite]
-    if pointwise[best] is None:
-        return diff, dse
-    for index in np.flatnonzero(finite):
-        if pointwise[index] is not None:
-            paired = pointwise[best] - pointwise[index]
-            dse[index] = float(np.sqrt(paired.size * np.var(paired)))
-    return diff, dse
-
-
-def _select(results, criterion):
-    """Row of the winner: lowest deviance, or the one-SE rule on elpd."""
-    if criterion not in _ELPD_CRITERIA:
-        value = results[criterion]
-        if not np.isfinite(value).any():
-            raise ValueError(f"No candidate has a finite {criterion}.")
-        return int(np.nanargmin(np.where(np.isfinite(value), value, np.nan)))
-    elpd = results[f"elpd_{criterion}"]
-    if not np.isfinite(elpd).any():
-        raise ValueError(f"No candidate has a finite elpd_{criterion}.")
-    best = int(np.nanargmax(np.where(np.isfinite(elpd), elpd, np.nan)))
-    diff = results[f"d_elpd_{criterion}"]
-    dse = results[f"dse_elpd_{criterion}"]
-    # Without paired pointwise values, fall back to the best one's own SE.
-    tolerance = np.where(
-        np.isfinite(dse), dse, results[f"se_elpd_{criterion}"][best]
-    )
-    # The paired SE of two nearly identical models is itself tiny, so Monte
-    # Carlo noise in the elpd estimates would decide; a floor stops that.
-    tolerance = np.maximum(np.nan_to_num(tolerance), _NEGLIGIBLE_ELPD_DIFFERENCE)
-    eligible = np.flatnonzero(np.isfinite(elpd) & (diff <= tolerance))
-    n_parameters = results["n_parameters"]
-    complexity = np.where(
-        np.isfinite(n_parameters), n_parameters, results["n_components"]
-    )
-    order = np.lexsort(
-        (-elpd[eligible], results["n_components"][eligible], complexity[eligible])
-    )
-    return int(eligible[order[0]])
+from skbayesmix._bayesian_gmm import BayesianGMM
+from skbayesmix._candidates import (
+    candidate_grid,
+    describe,
+    fit_and_evaluate,
+    results_table,
+)
+from skbayesmix._covariance import COVARIANCE_TYPES
+from skbayesmix._criteria import CRITERIA, ELPD_CRITERIA, select
 
 
 def _estimator_has(attr):
@@ -382,8 +150,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     Notes
     -----
     BIC and AIC follow scikit-learn (``-2 log L + p log n`` and
-    ``-2 log L + 2 p``) with, for :class:`BayesianGMM`, log L at the posterior
-    draw of highest log-likelihood. ICL is BIC plus twice the entropy of the
+    ``-2 log L + 2 p``) with, for :class:`BayesianGMM`, log L the largest over
+    the posterior draws and an EM refinement of the posterior mean (see
+    :meth:`BayesianGMM.bic`). ICL is BIC plus twice the entropy of the
     posterior membership probabilities z (``predict_proba`` on the training
     data)::
 
@@ -417,33 +186,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     :class:`~sklearn.mixture.GaussianMixture`, which is convenient for cheap
     checks.
 
-    **Parallel and distributed fits.** Candidates are independent, so
-    ``n_jobs=-1`` fits them in parallel processes. To use a Dask cluster,
-    fit inside joblib's Dask backend; each worker compiles the NUTS program
-    for the structures it fits once and reuses it::
-
-        from dask.distributed import Client
-        import joblib
-
-        client = Client("tcp://scheduler:8786")  # or Client() for a local one
-        with joblib.parallel_backend("dask"):
-            selector.fit(X)
-
-    The same pattern spreads the fits of
-    :class:`~sklearn.model_selection.GridSearchCV` over the cluster; there,
-    each fit is one (candidate, fold) pair::
-
-        search = GridSearchCV(
-            make_pipeline(StandardScaler(), BayesianGMM()),
-            {"bayesiangmm__n_components": [1, 2, 3, 4]},
-            scoring=bic_score,  # or None: held-out log predictive density
-            n_jobs=-1,
-        )
-        with joblib.parallel_backend("dask"):
-            search.fit(X)
-
-    Set ``n_jobs`` (or the backend) on the outermost loop only: the inner
-    estimator's chains already run inside one compiled program.
+    Candidates are independent: ``n_jobs=-1`` fits them in parallel processes,
+    and fitting inside ``joblib.parallel_backend("dask")`` spreads them over a
+    Dask cluster (see the user guide, "Scaling out with Dask").
 
     References
     ----------
@@ -491,7 +236,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "bic"]), None],
         "n_components_range": ["array-like"],
-        "covariance_types": [StrOptions(set(_COVARIANCE_TYPES)), list, tuple, None],
+        "covariance_types": [StrOptions(set(COVARIANCE_TYPES)), list, tuple, None],
         "criterion": [StrOptions(set(CRITERIA))],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],
@@ -514,66 +259,6 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def _check_parameters(self, X):
-        """Resolve and check the candidate grid against the data and estimator."""
-        n_components = np.asarray(self.n_components_range)
-        if (
-            n_components.ndim != 1
-            or n_components.size == 0
-            or not np.issubdtype(n_components.dtype, np.integer)
-            or np.any(n_components < 1)
-        ):
-            raise ValueError(
-                "n_components_range must be a non-empty sequence of integers >= 1, "
-                f"got {self.n_components_range!r}"
-            )
-        if len(np.unique(n_components)) != n_components.size:
-            raise ValueError(
-                f"n_components_range has repeated values: {self.n_components_range!r}"
-            )
-        if X.shape[0] < n_components.max():
-            raise ValueError(
-                "Expected n_samples >= max(n_components_range) but got "
-                f"max(n_components_range) = {n_components.max()}, "
-                f"n_samples = {X.shape[0]}"
-            )
-        params = self.estimator_.get_params()
-        if "n_components" not in params:
-            raise ValueError(
-                f"{type(self.estimator_).__name__} has no n_components parameter."
-            )
-        if self.covariance_types is None:
-            covariance_types = (params.get("covariance_type"),)
-        elif isinstance(self.covariance_types, str):
-            covariance_types = (self.covariance_types,)
-        else:
-            covariance_types = tuple(self.covariance_types)
-            unknown = [c for c in covariance_types if c not in _COVARIANCE_TYPES]
-            if unknown or not covariance_types:
-                raise ValueError(
-                    "covariance_types must be a non-empty tuple of "
-                    f"{_COVARIANCE_TYPES}, got {self.covariance_types!r}"
-                )
-            if len(set(covariance_types)) != len(covariance_types):
-                raise ValueError(
-                    f"covariance_types has repeated values: {self.covariance_types!r}"
-                )
-            if "covariance_type" not in params:
-                raise ValueError(
-                    f"{type(self.estimator_).__name__} has no covariance_type "
-                    "parameter, so covariance_types must be None."
-                )
-        if self.criterion in _ELPD_CRITERIA and not hasattr(
-            self.estimator_, self.criterion
-        ):
-            raise ValueError(
-                f"criterion={self.criterion!r} needs an estimator with a "
-                f"{self.criterion}() method, such as BayesianGMM; "
-                f"{type(self.estimator_).__name__} has none. Use 'bic', 'aic' or "
-                "'icl'."
-            )
-        return [int(k) for k in n_components], covariance_types
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):
         """Fit every candidate and choose one by ``criterion``.
@@ -594,7 +279,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         self.estimator_ = (
             BayesianGMM() if self.estimator is None else clone(self.estimator)
         )
-        n_components_range, covariance_types = self._check_parameters(X)
+        n_components_range, covariance_types = candidate_grid(
+            self, self.estimator_, X
+        )
 
         candidate_params = []
         for covariance_type in covariance_types:
@@ -611,33 +298,33 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
             )
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_fit_and_evaluate)(
+            delayed(fit_and_evaluate)(
                 clone(self.estimator_).set_params(**params), X, os.getpid()
             )
             for params in candidate_params
         )
-        fitted, scores, pointwise = [], [], []
+        fitted, scores, ic_results = [], [], []
         for index, (estimator, score, pw, fit_time, score_time, issued) in enumerate(
             results
         ):
             score.update(fit_time=fit_time, score_time=score_time)
             fitted.append(estimator)
             scores.append(score)
-            pointwise.append(pw)
+            ic_results.append(pw)
             self._reissue_warnings(estimator, score, issued)
             if self.verbose:
                 self._print_candidate(index, len(candidate_params), estimator, score)
 
-        self.cv_results_ = self._build_results(
-            fitted, scores, pointwise, candidate_params, X
+        self.cv_results_ = results_table(
+            fitted, scores, ic_results, candidate_params, X
         )
-        best = self.best_index_ = _select(self.cv_results_, self.criterion)
+        best = self.best_index_ = select(self.cv_results_, self.criterion)
         self.best_estimator_ = fitted[best]
         self.best_n_components_ = int(self.cv_results_["n_components"][best])
         self.best_covariance_type_ = self.cv_results_["covariance_type"][best]
         value_key = (
             f"elpd_{self.criterion}"
-            if self.criterion in _ELPD_CRITERIA
+            if self.criterion in ELPD_CRITERIA
             else self.criterion
         )
         self.best_score_ = float(self.cv_results_[value_key][best])
@@ -649,17 +336,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
             )
         return self
 
-    @staticmethod
-    def _describe(estimator):
-        params = estimator.get_params()
-        text = f"n_components={params['n_components']}"
-        if "covariance_type" in params:
-            text += f", covariance_type={params['covariance_type']!r}"
-        return text
-
     def _reissue_warnings(self, estimator, score, issued):
         """Show a worker's warnings here, tagged with the candidate."""
-        where = self._describe(estimator)
+        where = describe(estimator)
         for category, message in issued:
             warnings.warn(f"[{where}] {message}", category, stacklevel=3)
         n_bad = score["n_bad_pareto_k"]
@@ -677,7 +356,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         for key in ("aic", "icl"):
             if np.isfinite(score[key]):
                 parts.append(f"{key}={score[key]:.2f}")
-        for key in _ELPD_CRITERIA:
+        for key in ELPD_CRITERIA:
             if np.isfinite(score[f"elpd_{key}"]):
                 parts.append(
                     f"elpd_{key}={score[f'elpd_{key}']:.2f} "
@@ -687,52 +366,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
             parts.append(f"bad pareto k={int(score['n_bad_pareto_k'])}")
         parts.append(f"fit {score['fit_time']:.1f}s")
         print(
-            f"[{index + 1}/{n_candidates}] {self._describe(estimator)}: "
+            f"[{index + 1}/{n_candidates}] {describe(estimator)}: "
             + ", ".join(parts)
         )
-
-    def _build_results(self, fitted, scores, pointwise, candidate_params, X):
-        n_features = X.shape[1]
-        n_components = np.array(
-            [est.get_params()["n_components"] for est in fitted], dtype=int
-        )
-        covariance_type = np.array(
-            [est.get_params().get("covariance_type") for est in fitted], dtype=object
-        )
-        results = {
-            "n_components": n_components,
-            "covariance_type": covariance_type,
-            "n_parameters": np.array(
-                [
-                    # NaN for an estimator without GaussianMixture's covariance types.
-                    _n_mixture_parameters(k, n_features, ct)
-                    if ct in ("full", "diag", "tied", "spherical")
-                    else np.nan
-                    for k, ct in zip(n_components, covariance_type)
-                ],
-                dtype=float,
-            ),
-        }
-        for key in (
-            "bic", "aic", "icl", "elpd_waic", "se_elpd_waic", "p_waic",
-            "elpd_loo", "se_elpd_loo", "p_loo", "n_bad_pareto_k",
-        ):
-            results[key] = np.array([s[key] for s in scores], dtype=float)
-        for key in _ELPD_CRITERIA:
-            diff, dse = _elpd_differences(
-                results[f"elpd_{key}"], [pw[key] for pw in pointwise]
-            )
-            results[f"d_elpd_{key}"] = diff
-            results[f"dse_elpd_{key}"] = dse
-        for key in CRITERIA:
-            value = results[f"elpd_{key}"] if key in _ELPD_CRITERIA else -results[key]
-            # Larger is better here; missing values rank last, as in GridSearchCV.
-            value = np.where(np.isfinite(value), value, -np.inf)
-            results[f"rank_{key}"] = rankdata(-value, method="min").astype(np.int32)
-        results["fit_time"] = np.array([s["fit_time"] for s in scores])
-        results["score_time"] = np.array([s["score_time"] for s in scores])
-        results["params"] = [dict(params) for params in candidate_params]
-        return results
 
     # ------------------------------------------------------------ delegation
 

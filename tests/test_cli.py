@@ -10,7 +10,13 @@ from numpy.testing import assert_allclose
 
 pytest.importorskip("matplotlib")
 
+from skbayesmix._reference import (  # noqa: E402
+    REFERENCE_BLOBS_DESCRIPTION,
+    reference_blobs,
+)
 from skbayesmix.cli import main  # noqa: E402
+from skbayesmix.cli._io import load_data  # noqa: E402
+from skbayesmix.cli._report import format_table  # noqa: E402
 
 TINY = ["--num-warmup", "30", "--num-samples", "30", "--num-chains", "2"]
 
@@ -51,7 +57,17 @@ def test_csv_run_over_a_range_writes_every_file(tmp_path, three_blobs, capsys):
     assert "BIC" in printed and "max R-hat" in printed and "divergent" in printed
 
 
-def test_demo_with_one_k(tmp_path, capsys):
+def test_demo_with_one_k(tmp_path, capsys, monkeypatch):
+    from skbayesmix import _diagnostics
+
+    described = []
+
+    def recording_describe_fit(estimator):
+        described.append(describe_fit(estimator))
+        return described[-1]
+
+    describe_fit = _diagnostics.describe_fit
+    monkeypatch.setattr(_diagnostics, "describe_fit", recording_describe_fit)
     out = tmp_path / "demo"
     status = main(["-k", "3", "-o", str(out), *TINY])
     assert status == 0
@@ -60,8 +76,47 @@ def test_demo_with_one_k(tmp_path, capsys):
     assert _is_png(out / "skbayesmix.png")
     assert not (out / "selection.csv").exists()
     captured = capsys.readouterr()
-    assert "demo" in captured.err  # progress goes to stderr
-    assert "chosen model: n_components=3" in captured.out
+    # Progress goes to stderr; the demo data are the reference data.
+    assert f"demo: {REFERENCE_BLOBS_DESCRIPTION}" in captured.err
+    # The chosen fit is summarised by the estimator's own describe_fit, verbatim.
+    assert len(described) == 1 and "n_components=3" in described[0]
+    assert described[0] in captured.out
+
+
+def test_demo_data_is_the_reference_data():
+    X, names, description = load_data(None)
+    assert_allclose(X, reference_blobs()[0])
+    assert names == ["x0", "x1"]
+    assert REFERENCE_BLOBS_DESCRIPTION in description
+
+
+def test_csv_header_and_delimiter_are_detected(tmp_path):
+    with_header = tmp_path / "named.csv"
+    with_header.write_text("width; height\n1.5;2\n3;4e1\n\n")
+    X, names, _ = load_data(str(with_header))
+    assert names == ["width", "height"]
+    assert_allclose(X, [[1.5, 2.0], [3.0, 40.0]])
+    bare = tmp_path / "bare.txt"
+    bare.write_text("1\t2\n3\t4\n")
+    X, names, _ = load_data(str(bare))
+    assert names == ["x0", "x1"]
+    assert_allclose(X, [[1, 2], [3, 4]])
+
+
+def test_selection_table_shows_present_columns_and_dashes():
+    results = {
+        "n_components": np.array([1, 2]),
+        "bic": np.array([10.0, 8.25]),
+        "elpd_loo": np.array([-5.0, np.nan]),
+        "se_elpd_loo": np.array([1.0, np.nan]),
+        "fit_time": np.array([0.5, 1.5]),
+    }
+    lines = format_table(results).splitlines()
+    assert lines[0].split() == ["K", "BIC", "elpd_loo", "se", "fit", "s"]
+    assert set(lines[1]) == {"-", " "}
+    assert lines[2].split() == ["1", "10.00", "-5.00", "1.00", "0.5"]
+    assert lines[3].split() == ["2", "8.25", "-", "-", "1.5"]
+    assert len({len(line) for line in lines}) == 1
 
 
 def _one_line_error(capsys):
@@ -99,11 +154,27 @@ def test_bad_npy(tmp_path, capsys):
     assert "expected real numbers" in _one_line_error(capsys)
 
 
-def test_too_many_components(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        # The selector checks the candidates against the data...
+        (["-k", "5"], ("n_samples", "n_components")),
+        (["--range", "2", "5"], ("n_samples", "n_components")),
+        (["-k", "0"], ("n_components",)),
+        # ... and BayesianGMM its sampler settings: the CLI re-checks neither.
+        (["-k", "1", "--num-warmup", "0"], ("num_warmup",)),
+        (["-k", "1", "--num-samples", "0"], ("num_samples",)),
+        (["-k", "1", "--num-chains", "0"], ("num_chains",)),
+    ],
+)
+def test_estimator_errors_are_one_line(tmp_path, capsys, options, words):
     path = tmp_path / "small.csv"
     path.write_text("1,2\n3,4\n5,6\n")
-    assert main([str(path), "-k", "5", "-q"]) == 1
-    assert "cannot fit 5 components to 3 observations" in _one_line_error(capsys)
+    out = tmp_path / "out"
+    assert main([str(path), "-q", "-o", str(out), *options]) == 1
+    message = _one_line_error(capsys)
+    assert all(word in message for word in words), message
+    assert not out.exists()
 
 
 def test_module_entry_point_reports_without_traceback(tmp_path):

@@ -18,6 +18,12 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
 from skbayesmix import BayesianGMM, plotting  # noqa: E402
 from skbayesmix._density import log_predictive_density  # noqa: E402
+from skbayesmix._posterior import Posterior  # noqa: E402
+from skbayesmix._standardize import Standardization  # noqa: E402
+from skbayesmix.plotting._base import (  # noqa: E402
+    plane_projection,
+    projected_mixture,
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,19 +46,20 @@ def _stub(weights, means, covariances, covariance_type, n_draws=4):
     weights = np.asarray(weights, dtype=float)
     means = np.asarray(means, dtype=float)
     covariances = np.asarray(covariances, dtype=float)
+    n_features = means.shape[1]
     est = BayesianGMM(n_components=len(weights), covariance_type=covariance_type)
-    samples = {
-        name: np.broadcast_to(value, (1, n_draws) + value.shape).copy()
-        for name, value in [
-            ("weights", weights),
-            ("means", means),
-            ("covariances", covariances),
-        ]
-    }
-    est.posterior_samples_ = samples
+    est._posterior = Posterior(
+        *(
+            np.broadcast_to(value, (1, n_draws) + value.shape).copy()
+            for value in (weights, means, covariances)
+        ),
+        standardization=Standardization(
+            np.zeros(n_features), np.ones(n_features), covariance_type
+        ),
+    )
+    est.posterior_samples_ = est._posterior.samples()
     est.weights_, est.means_, est.covariances_ = weights, means, covariances
-    est.n_features_in_ = means.shape[1]
-    est._draws = est._flatten_draws(samples)
+    est.n_features_in_ = n_features
     return est
 
 
@@ -107,17 +114,15 @@ def test_projected_density_is_the_exact_marginal(covariance_type):
     }[covariance_type]
     means = np.array([[0.0, 1.0, 2.0], [3.0, -1.0, 0.5]])
     est = _stub([0.3, 0.7], means, covariances, covariance_type)
-    projection = plotting._projection(est, None, (2, 0))
-    draws = plotting._projected_mixture(est, projection)
+    projection = plane_projection(est, None, (2, 0))
+    draws = projected_mixture(est, projection)
     points = rng.standard_normal((5, 2))
-    if covariance_type == "full":
-        dense = covariances
-    elif covariance_type == "tied":
-        dense = np.stack([full, full])
-    elif covariance_type == "diag":
-        dense = np.stack([np.diag(c) for c in covariances])
-    else:
-        dense = np.stack([c * np.eye(3) for c in covariances])
+    dense = {
+        "full": lambda: covariances,
+        "tied": lambda: np.stack([full, full]),
+        "diag": lambda: np.stack([np.diag(c) for c in covariances]),
+        "spherical": lambda: np.stack([c * np.eye(3) for c in covariances]),
+    }[covariance_type]()
     index = np.ix_([2, 0], [2, 0])
     expected = np.log(
         sum(

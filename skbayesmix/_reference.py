@@ -1,0 +1,34 @@
+"""The reference tutorial's data and the cheap sampler settings, in one place.
+
+Tests, benchmarks, examples and the command line's demo all use these, so that a
+change of the reference data or of the cheap settings happens once.
+"""
+
+# Sampler settings for structural checks: a posterior-shaped result in seconds,
+# not a converged one.
+FAST_SETTINGS = dict(num_warmup=30, num_samples=30, num_chains=2, random_state=0)
+
+# The reference tutorial's data set (seed bi-gmm-numpyro.md): 500 points from 8
+# Gaussian blobs.
+REFERENCE_BLOBS = dict(
+    n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10), random_state=101
+)
+REFERENCE_BLOBS_DESCRIPTION = (
+    "make_blobs(500, centers=8, cluster_std=0.8, center_box=(-10, 10), "
+    "random_state=101)"
+)
+
+
+def reference_blobs(*, return_centers=False):
+    """The reference data: ``make_blobs`` with :data:`REFERENCE_BLOBS`.
+
+    Returns
+    -------
+    X : ndarray of shape (500, 2)
+    y : ndarray of shape (500,)
+    centers : ndarray of shape (8, 2)
+        Only with ``return_centers=True``.
+    """
+    from sklearn.datasets import make_blobs
+
+    return make_blobs(**REFERENCE_BLOBS, return_centers=return_centers)

@@ -1,0 +1,171 @@
+"""The ``skbayesmix`` command: load, fit, report, write."""
+
+import os
+import sys
+import threading
+import time
+import warnings
+
+from skbayesmix.cli._figure import FIGURE_NAME, write_figure
+from skbayesmix.cli._io import (
+    ASSIGNMENTS_NAME,
+    SELECTION_NAME,
+    InputError,
+    load_data,
+    write_assignments,
+    write_selection,
+)
+from skbayesmix.cli._parser import build_parser
+from skbayesmix.cli._report import format_report
+
+_DEFAULT_K_RANGE = tuple(range(1, 11))
+
+
+class _Ticker:
+    """Elapsed-time line on a terminal while the sampler runs (no-op otherwise)."""
+
+    def __init__(self, label, stream, enabled):
+        self.label = label
+        self.stream = stream
+        self.enabled = enabled and stream.isatty()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(0.5):
+            elapsed = time.perf_counter() - self.start
+            self.stream.write(f"\r{self.label} ... {elapsed:5.0f} s")
+            self.stream.flush()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self.stream.write("\r" + " " * (len(self.label) + 16) + "\r")
+            self.stream.flush()
+        return False
+
+
+def _k_range(args):
+    """Return the candidate numbers of components; the selector checks them."""
+    if args.n_components is not None:
+        return (args.n_components,)
+    if args.k_range is not None:
+        low, high = sorted(args.k_range)
+        return tuple(range(low, high + 1))
+    return _DEFAULT_K_RANGE
+
+
+def _fit(X, args, log):
+    """Fit the selector; return it and the distinct warning messages issued."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skbayesmix import BayesianGMM, BayesianGMMSelector
+
+    base = BayesianGMM(
+        covariance_type=args.covariance_type,
+        num_warmup=args.num_warmup,
+        num_samples=args.num_samples,
+        num_chains=args.num_chains,
+        random_state=args.seed,
+    )
+    k_range = _k_range(args)
+    selector = BayesianGMMSelector(
+        base,
+        n_components_range=k_range,
+        criterion=args.criterion,
+        verbose=0 if args.quiet else 1,
+    )
+    label = (
+        f"sampling {len(k_range)} model(s), {args.num_chains} chains x "
+        f"{args.num_warmup}+{args.num_samples} iterations"
+    )
+    log(f"{label} (the first fit of each K includes JAX compilation)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        with _Ticker(label, sys.stderr, enabled=not args.quiet):
+            selector.fit(X)
+    messages = list(dict.fromkeys(str(w.message) for w in caught))
+    return selector, messages
+
+
+def _write_outputs(selector, X, args, description):
+    """Write the CSV files and the figure; return their paths."""
+    est = selector.best_estimator_
+    outputs = [os.path.join(args.output_dir, ASSIGNMENTS_NAME)]
+    write_assignments(outputs[0], est, X)
+    if len(selector.cv_results_["n_components"]) > 1:
+        outputs.append(os.path.join(args.output_dir, SELECTION_NAME))
+        write_selection(outputs[-1], selector.cv_results_)
+    if not args.no_figure:
+        outputs.append(os.path.join(args.output_dir, FIGURE_NAME))
+        write_figure(
+            outputs[-1],
+            selector,
+            X,
+            f"{os.path.basename(description)}: K = {est.n_components}, "
+            f"{est.covariance_type} covariances",
+        )
+    return outputs
+
+
+def _run(args, log):
+    """Load, fit, print the report and write the outputs."""
+    X, _, description = load_data(args.file)
+    log(f"data: {description}, {X.shape[0]} observations x {X.shape[1]} features")
+    selector, messages = _fit(X, args, log)
+    os.makedirs(args.output_dir, exist_ok=True)
+    print()
+    print(format_report(selector, args.criterion, messages))
+    outputs = _write_outputs(selector, X, args, description)
+    print()
+    print("wrote: " + ", ".join(outputs))
+
+
+def main(argv=None):
+    """Entry point of the ``skbayesmix`` command.
+
+    Loads a CSV or ``.npy`` file (or the demo data), fits a
+    :class:`~skbayesmix.BayesianGMMSelector` over the candidate numbers of
+    components, prints the selection table and the chosen fit's diagnostics, and
+    writes ``assignments.csv``, ``selection.csv`` (several candidates only) and
+    ``skbayesmix.png`` (unless ``--no-figure``) to the output directory.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 on an input or fitting error (reported as one line
+        ``skbayesmix: error: ...`` on stderr, e.g. a parameter the estimator
+        rejects), 2 on a usage error, 130 when interrupted.
+    """
+    args = build_parser().parse_args(argv)
+
+    def log(message):
+        if not args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    try:
+        _run(args, log)
+    except InputError as exc:
+        print(f"skbayesmix: error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"skbayesmix: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("skbayesmix: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,72 @@
+"""The selection table printed by the ``skbayesmix`` command."""
+
+import numpy as np
+
+
+def _table_columns(results):
+    """Return (title, key, format) of each column present in ``results``."""
+    columns = [("K", "n_components", "{:d}")]
+    columns += [(name.upper(), name, "{:.2f}") for name in ("bic", "aic", "icl")]
+    for name in ("waic", "loo"):
+        columns.append((f"elpd_{name}", f"elpd_{name}", "{:.2f}"))
+        columns.append(("se", f"se_elpd_{name}", "{:.2f}"))
+    columns += [("bad k", "n_bad_pareto_k", "{:.0f}"), ("fit s", "fit_time", "{:.1f}")]
+    return [c for c in columns if c[1] in results]
+
+
+def format_table(results):
+    """Format one line per candidate with its criteria, right-aligned.
+
+    Parameters
+    ----------
+    results : dict
+        The selector's ``cv_results_``.
+
+    Returns
+    -------
+    table : str
+        Non-finite values show as ``-``.
+    """
+    columns = _table_columns(results)
+    cells = [[title for title, _, _ in columns]]
+    for i in range(len(results["n_components"])):
+        row = []
+        for _, key, fmt in columns:
+            value = results[key][i]
+            if key == "n_components":
+                row.append(fmt.format(int(value)))
+            else:
+                row.append(fmt.format(float(value)) if np.isfinite(value) else "-")
+        cells.append(row)
+    widths = [max(len(r[j]) for r in cells) for j in range(len(columns))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_report(selector, criterion, messages):
+    """Format the selection table, the chosen fit's diagnostics and the warnings.
+
+    Parameters
+    ----------
+    selector : BayesianGMMSelector
+        The fitted selector.
+    criterion : str
+        The criterion that chose the number of components.
+    messages : list of str
+        Warnings issued while fitting, one ``warning:`` line each.
+
+    Returns
+    -------
+    report : str
+    """
+    from skbayesmix._diagnostics import describe_fit
+
+    lines = [
+        f"selection ({criterion} chooses K = {selector.best_n_components_}):",
+        format_table(selector.cv_results_),
+        "",
+        describe_fit(selector.best_estimator_),
+    ]
+    lines += [f"warning: {message}" for message in messages]
+    return "\n".join(lines)
