@@ -20,11 +20,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
 from skbayesmix import BayesianGMM
 from skbayesmix._inference import compilation_stats
+from skbayesmix._reference import reference_blobs
 
 RESULTS = Path(__file__).parent / "results" / "bench_fit.json"
 
@@ -93,10 +93,7 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    X, y = make_blobs(
-        n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
-        random_state=101,
-    )
+    X, y = reference_blobs()
     params = dict(
         n_components=8,
         covariance_type="full",

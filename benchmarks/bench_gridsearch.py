@@ -14,11 +14,11 @@ import platform
 import time
 import warnings
 
-from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
 from skbayesmix import BayesianGMM, compilation_stats, reset_compilation_stats
+from skbayesmix._reference import reference_blobs
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
@@ -29,10 +29,7 @@ def main():
     parser.add_argument("--num-samples", type=int, default=250)
     parser.add_argument("--max-components", type=int, default=8)
     args = parser.parse_args()
-    X, _ = make_blobs(
-        n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
-        random_state=101,
-    )
+    X, _ = reference_blobs()
     grid = {"n_components": list(range(1, args.max_components + 1))}
     search = GridSearchCV(
         BayesianGMM(num_warmup=args.num_warmup, num_samples=args.num_samples,

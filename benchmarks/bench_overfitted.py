@@ -46,6 +46,7 @@ from sklearn.datasets import make_blobs
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
 from skbayesmix import BayesianGMM
+from skbayesmix._reference import reference_blobs
 
 RESULTS = Path(__file__).parent / "results" / "bench_overfitted.json"
 
@@ -82,10 +83,7 @@ def datasets(names):
         )
         out.append(("three_blobs", X, 10, 3))
     if "eight" in names:
-        X, _ = make_blobs(
-            n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
-            random_state=101,
-        )
+        X, _ = reference_blobs()
         out.append(("reference_8_blobs", X, 15, None))
     return out
 

@@ -37,13 +37,14 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
 from skbayesmix import BayesianGMM, compilation_stats
+from skbayesmix._covariance import precision_cholesky
 from skbayesmix._density import (
     MixtureDraws,
-    compute_precision_cholesky,
     log_predictive_density,
     posterior_memberships,
 )
 from skbayesmix._initialization import kmeans_start
+from skbayesmix._reference import reference_blobs
 
 K = 8
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
@@ -72,10 +73,7 @@ def ess_bulk(chains):
 
 
 def data():
-    X, y, centers = make_blobs(
-        n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
-        random_state=101, return_centers=True,
-    )
+    X, y, centers = reference_blobs(return_centers=True)
     X_test, _ = make_blobs(
         n_samples=500, centers=centers, cluster_std=0.8, random_state=202
     )
@@ -88,7 +86,7 @@ def draws_from_standardised(weights, means, cov, center, scale):
     return MixtureDraws(
         weights=weights / weights.sum(-1, keepdims=True),
         means=means * scale + center,
-        precisions_cholesky=compute_precision_cholesky(cov, "full"),
+        precisions_cholesky=precision_cholesky(cov, "full"),
         covariance_type="full",
     )
 

@@ -20,6 +20,7 @@ import tracemalloc
 from sklearn.datasets import make_blobs
 
 from skbayesmix import BayesianGMM
+from skbayesmix._reference import reference_blobs
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
 
@@ -56,10 +57,7 @@ def main():
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--num-warmup", type=int, default=300)
     args = parser.parse_args()
-    X, _, centers = make_blobs(
-        n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
-        random_state=101, return_centers=True,
-    )
+    X, _, centers = reference_blobs(return_centers=True)
     gmm = BayesianGMM(n_components=8, num_warmup=args.num_warmup,
                       num_samples=args.num_samples, num_chains=2, random_state=0)
     gmm.fit(X)

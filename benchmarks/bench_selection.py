@@ -17,22 +17,15 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from skbayesmix import BayesianGMM, BayesianGMMSelector
+from skbayesmix._criteria import select
 from skbayesmix._inference import compilation_stats, reset_compilation_stats
-from skbayesmix._selection import _select
+from skbayesmix._reference import REFERENCE_BLOBS_DESCRIPTION, reference_blobs
 
 N_COMPONENTS_RANGE = tuple(range(2, 13))
-
-
-def reference_data():
-    return make_blobs(
-        n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
-        random_state=101,
-    )
 
 
 def gaussian_mixture_bic(X):
@@ -59,7 +52,7 @@ def main():
     )
     args = parser.parse_args()
 
-    X, _ = reference_data()
+    X, _ = reference_blobs()
     gmm_bic, gmm_time = gaussian_mixture_bic(X)
     gmm_choice = N_COMPONENTS_RANGE[int(np.argmin(gmm_bic))]
 
@@ -101,7 +94,7 @@ def main():
         for name in ("bic", "aic", "icl")
     }
     for name in ("waic", "loo"):
-        choices[name] = int(res["n_components"][_select(res, name)])
+        choices[name] = int(res["n_components"][select(res, name)])
     print(
         f"selector choices: {choices}; GaussianMixture BIC (n_init=10) chooses "
         f"{gmm_choice} ({gmm_time:.1f}s)"
@@ -114,8 +107,7 @@ def main():
 
     best = selector.best_estimator_
     record = {
-        "data": "make_blobs(500, centers=8, cluster_std=0.8, center_box=(-10, 10), "
-        "random_state=101)",
+        "data": REFERENCE_BLOBS_DESCRIPTION,
         "settings": vars(args),
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(),
                     "load_average": list(os.getloadavg())},
