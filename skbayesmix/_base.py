@@ -114,7 +114,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         )
         summaries = self._posterior.summarize(X)
         self._set_point_estimates()
-        self._set_occupancy(summaries.expected_counts)
+        occupancy = self._set_occupancy(summaries.expected_counts)
         self._maximum_likelihood = _criteria.maximum_likelihood(
             X, X_std, self._posterior, reg_covar=self.reg_covar, summaries=summaries
         )
@@ -122,13 +122,13 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = self.num_warmup + self.num_samples
         self._X_train = X
         self._sample_stats = result.sample_stats
-        self._set_diagnostics(result)
+        self._set_diagnostics(result, *occupancy)
         if self.verbose:
             print(_diagnostics.describe_fit(self))
         return summaries.memberships
 
     def _relabelled_posterior(self, result, start, standardization, n_samples):
-        """The draws relabelled to the start's components, as a Posterior."""
+        """Relabel the draws to the start's components; return a Posterior."""
         options = dict(
             covariance_type=self.covariance_type,
             overfitted=self._settings.overfitted,
@@ -160,19 +160,18 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         )
 
     def _set_occupancy(self, expected_counts):
-        self._empty_fraction, self._occupied = _diagnostics.occupied_components(
-            expected_counts
-        )
+        """Set the effective component counts; return (empty_fraction, occupied)."""
         n_effective = np.sum(expected_counts >= OCCUPIED_COUNT, axis=1)
         self.n_effective_components_draws_ = n_effective.reshape(self._posterior.shape)
         self.n_effective_components_ = int(np.round(np.median(n_effective)))
+        return _diagnostics.occupied_components(expected_counts)
 
-    def _set_diagnostics(self, result):
+    def _set_diagnostics(self, result, empty_fraction, occupied):
         self.posterior_samples_ = self._posterior.samples()
         self.diagnostics_ = _diagnostics.fit_diagnostics(
             self.posterior_samples_,
             result.sample_stats,
-            occupied=self._occupied,
+            occupied=occupied,
             component_sites=self._posterior.component_sites,
             dense_mass=self._settings.dense_mass,
             timings=(result.compile_time, result.run_time),
@@ -185,7 +184,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             num_chains=self.num_chains,
             num_samples=self.num_samples,
             overfitted=overfitted,
-            empty_fraction=self._empty_fraction,
+            empty_fraction=empty_fraction,
         )
         stacklevel = _caller_stacklevel()
         for message in messages:
@@ -230,8 +229,9 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
+        X = self._validate_X(X)[0]
         # argmax in float64: float32 rounding could break near-ties differently.
-        return self._posterior.memberships(self._validate_X(X)[0]).argmax(axis=1)
+        return self._posterior.memberships(X).argmax(axis=1)
 
     def score_samples(self, X):
         """Log posterior predictive density of each row of X.
@@ -281,8 +281,8 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         if n_samples < 1:
             raise ValueError(
-                "Invalid value for 'n_samples': %d . The sampling requires at "
-                "least one sample." % n_samples
+                f"Invalid value for 'n_samples': {n_samples} . The sampling "
+                "requires at least one sample."
             )
         return self._posterior.sample(n_samples, check_random_state(self.random_state))
 
@@ -300,8 +300,9 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         )
 
     def _n_parameters(self):
-        """Number of free parameters, counted as GaussianMixture counts them."""
-        return n_parameters(self.n_components, self.means_.shape[1], self.covariance_type)
+        """Count free parameters as GaussianMixture counts them."""
+        n_features = self.means_.shape[1]
+        return n_parameters(self.n_components, n_features, self.covariance_type)
 
     def bic(self, X):
         """Bayesian information criterion for X (lower is better).
@@ -399,7 +400,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         return result
 
     def to_inference_data(self):
-        """The relabelled posterior as an :class:`arviz.InferenceData`.
+        """Return the relabelled posterior as an :class:`arviz.InferenceData`.
 
         Returns
         -------

@@ -370,11 +370,11 @@ class BayesianGMM(BaseBayesianMixture):
                 raise ValueError("mean_prior contains NaN or infinity.")
 
     def _start(self, X_std, standardization, rng):
-        """The start, with the mean priors centred on ``mean_prior`` if given."""
+        """Choose the start; centre the mean priors on ``mean_prior`` if given."""
         start = choose_start(
             X_std,
             self.n_components,
-            self.covariance_type,
+            covariance_type=self.covariance_type,
             init_params=self._settings.init_params,
             weight_concentration=self.weight_concentration,
             random_state=rng,
@@ -391,7 +391,9 @@ class BayesianGMM(BaseBayesianMixture):
         """Run NUTS from jittered copies of the start."""
         from skbayesmix import _inference  # the JAX boundary, imported on first fit
 
-        chain_values = jittered_chain_values(start.values, self.num_chains, rng)
+        chain_values = jittered_chain_values(
+            start.values, num_chains=self.num_chains, random_state=rng
+        )
         prior = {
             "weight_concentration": self.weight_concentration,
             "mean_prior_loc": start.prior_loc,

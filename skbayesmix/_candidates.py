@@ -110,7 +110,7 @@ def describe(estimator):
 
 
 def results_table(fitted, scores, ic_results, candidate_params, X):
-    """The selector's ``cv_results_``: one row per fitted candidate."""
+    """Build the selector's ``cv_results_``: one row per fitted candidate."""
     n_features = X.shape[1]
     n_components = np.array(
         [est.get_params()["n_components"] for est in fitted], dtype=int
@@ -136,7 +136,10 @@ def results_table(fitted, scores, ic_results, candidate_params, X):
         results[key] = np.array([s[key] for s in scores], dtype=float)
     for key in ELPD_CRITERIA:
         diff, dse = elpd_differences(
-            results[f"elpd_{key}"], [ic[key] for ic in ic_results], key, X.shape[0]
+            results[f"elpd_{key}"],
+            [ic[key] for ic in ic_results],
+            method=key,
+            n_samples=X.shape[0],
         )
         results[f"d_elpd_{key}"] = diff
         results[f"dse_elpd_{key}"] = dse

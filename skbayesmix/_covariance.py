@@ -308,7 +308,7 @@ _NOISE = {
 
 
 def correlate_noise(covariances, draw_index, labels, noise, covariance_type):
-    """Standard normal ``noise`` scaled by the covariance each row was drawn from.
+    """Scale standard normal ``noise`` by the covariance each row is drawn from.
 
     Parameters
     ----------
@@ -370,10 +370,18 @@ def factors_from_clusters(per_cluster, pooled, covariance_type):
 
 
 def _matrix_factors(covariances, min_scale, shrinkage):
-    scales = np.maximum(np.sqrt(np.diagonal(covariances, axis1=-2, axis2=-1)), min_scale)
+    std = np.sqrt(np.diagonal(covariances, axis1=-2, axis2=-1))
+    scales = np.maximum(std, min_scale)
     if covariances.shape[-1] == 1:
         return scales, None
-    corr = covariances / (scales[..., :, None] * scales[..., None, :])
+    # Correlations from the unfloored deviations (a floored one would shrink the
+    # diagonal below 1); a feature without spread is uncorrelated.
+    safe = np.where(std > 0, std, 1.0)
+    corr = covariances / (safe[..., :, None] * safe[..., None, :])
+    diagonal = np.arange(covariances.shape[-1])
+    corr[..., diagonal, diagonal] = np.where(
+        std > 0, corr[..., diagonal, diagonal], 1.0
+    )
     corr = (1.0 - shrinkage) * corr + shrinkage * np.eye(covariances.shape[-1])
     return scales, np.linalg.cholesky(corr)
 

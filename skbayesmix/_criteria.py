@@ -71,7 +71,7 @@ def refine_maximum_likelihood(X_std, posterior, *, reg_covar):
 
 
 def maximum_likelihood(X, X_std, posterior, *, reg_covar, summaries):
-    """The training data's :class:`MaximumLikelihood`."""
+    """Find the training data's :class:`MaximumLikelihood`."""
     refined = refine_maximum_likelihood(X_std, posterior, reg_covar=reg_covar)
     log_lik = float(summaries.total_log_likelihood.max())
     if refined is not None:
@@ -116,14 +116,14 @@ def membership_entropy(proba):
 
 
 def _varying(posterior):
-    """The posterior's sites that are not constant (ArviZ's ESS of those is NaN)."""
+    """Keep the posterior's non-constant sites (ArviZ's ESS of the others is NaN)."""
     if posterior is None:
         return None
     varying = {name: value for name, value in posterior.items() if np.ptp(value) > 0}
     return varying or None
 
 
-def information_criterion(log_likelihood, method, posterior=None):
+def information_criterion(log_likelihood, method, *, posterior=None):
     """WAIC or PSIS-LOO from pointwise log-likelihoods (ArviZ, log scale).
 
     Parameters
@@ -152,7 +152,9 @@ def information_criterion(log_likelihood, method, posterior=None):
     # ``warning``.
     with np.errstate(divide="ignore", invalid="ignore"), ignored_warnings():
         if method == "loo":
-            res = az.loo(idata, pointwise=True, scale="log")
+            # Without a posterior group ArviZ needs the relative efficiency.
+            reff = None if varying is not None else 1.0
+            res = az.loo(idata, pointwise=True, reff=reff, scale="log")
         else:
             res = az.waic(idata, pointwise=True, scale="log")
     result = {
@@ -197,8 +199,8 @@ def _elpd_data(result, method, n_samples):
     )
 
 
-def elpd_differences(elpd, results, method, n_samples):
-    """elpd of the best candidate minus each one's, and its standard error.
+def elpd_differences(elpd, results, *, method, n_samples):
+    """Compute the best elpd minus each candidate's, and its standard error.
 
     The standard error of a difference is :func:`arviz.compare`'s ``dse``, from
     the paired per-observation contributions; NaN where those are missing.
@@ -229,7 +231,9 @@ def elpd_differences(elpd, results, method, n_samples):
     paired = {index: data for index, data in paired.items() if data is not None}
     if best not in paired:
         return diff, dse
-    table = az.compare(paired, ic=method, method="pseudo-BMA", scale="log")
+    # ArviZ 0.23 sorts with a pandas idiom that pandas >= 3.1 deprecates.
+    with ignored_warnings(DeprecationWarning, FutureWarning):
+        table = az.compare(paired, ic=method, method="pseudo-BMA", scale="log")
     for index in paired:
         dse[index] = float(table.loc[index, "dse"])
     return diff, dse

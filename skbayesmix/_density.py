@@ -94,7 +94,7 @@ def _weighted_log_prob(X, draws, draw_index):
     return log_prob + log_weights[:, None, :]
 
 
-def posterior_memberships(X, draws, max_elements=MAX_ELEMENTS):
+def posterior_memberships(X, draws, *, max_elements=MAX_ELEMENTS):
     """Posterior mean of p(z = k | x, theta) over the draws.
 
     Returns
@@ -113,7 +113,7 @@ def posterior_memberships(X, draws, max_elements=MAX_ELEMENTS):
     return proba / n_draws
 
 
-def log_predictive_density(X, draws, max_elements=MAX_ELEMENTS):
+def log_predictive_density(X, draws, *, max_elements=MAX_ELEMENTS):
     """Log posterior predictive density, log mean_s p(x | theta_s), per row.
 
     Returns
@@ -129,7 +129,7 @@ def log_predictive_density(X, draws, max_elements=MAX_ELEMENTS):
     return total - np.log(n_draws)
 
 
-def pointwise_log_likelihood(X, draws, max_elements=MAX_ELEMENTS):
+def pointwise_log_likelihood(X, draws, *, max_elements=MAX_ELEMENTS):
     """Log-likelihood of every row under every draw (for WAIC and PSIS-LOO).
 
     Returns
@@ -151,7 +151,7 @@ DrawSummaries = namedtuple(
 )
 
 
-def draw_summaries(X, draws, max_elements=MAX_ELEMENTS):
+def draw_summaries(X, draws, *, max_elements=MAX_ELEMENTS):
     """Everything a fit needs from its training data, in one pass over the draws.
 
     Returns

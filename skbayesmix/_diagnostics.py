@@ -23,7 +23,7 @@ with warnings.catch_warnings():
     import arviz as az
 
 
-def to_inference_data(posterior, sample_stats, log_likelihood=None, observed=None):
+def to_inference_data(posterior, sample_stats, *, log_likelihood=None, observed=None):
     """Build an :class:`arviz.InferenceData` from NumPy arrays.
 
     Parameters
@@ -133,7 +133,7 @@ def _occupied_summary(summary, occupied, component_sites):
 def fit_diagnostics(
     samples, sample_stats, *, occupied, component_sites, dense_mass, timings
 ):
-    """The ``diagnostics_`` dict of a fit.
+    """Build the ``diagnostics_`` dict of a fit.
 
     Parameters
     ----------
@@ -168,7 +168,7 @@ def fit_diagnostics(
 
 
 def checked(diagnostics, overfitted):
-    """The max R-hat and min bulk ESS that verdicts use (occupied if overfitted)."""
+    """Return the max R-hat and min bulk ESS verdicts use (occupied if overfitted)."""
     suffix = "_occupied" if overfitted else ""
     return diagnostics[f"max_r_hat{suffix}"], diagnostics[f"min_ess_bulk{suffix}"]
 
@@ -231,7 +231,7 @@ def poor_inference_messages(diagnostics, *, n_components, num_chains, num_sample
 
 
 def describe_fit(estimator):
-    """A few lines on a fitted BayesianGMM: model, weights, diagnostics, timings.
+    """Describe a fitted BayesianGMM: model, weights, diagnostics, timings.
 
     Printed by ``verbose`` fits and by the command line.
     """

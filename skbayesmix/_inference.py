@@ -258,7 +258,7 @@ def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
     run_time = time.perf_counter() - start
     with _stats_lock:
         _STATS["fits"] += 1
-    samples = {name: np.asarray(value, dtype=np.float64) for name, value in draws.items()}
+    samples = {name: np.asarray(value, np.float64) for name, value in draws.items()}
     mixture = to_mixture(
         samples,
         covariance_type=structure.covariance_type,

@@ -61,7 +61,7 @@ def kmeans_start(X, n_components, *, random_state, n_init=3):
     return centers, labels
 
 
-def initial_values(X, centers, labels, covariance_type):
+def initial_values(X, centers, labels, *, covariance_type):
     """Constrained starting values of every model site from a hard clustering.
 
     Parameters
@@ -100,8 +100,8 @@ def initial_values(X, centers, labels, covariance_type):
     return values
 
 
-def jittered_chain_values(values, num_chains, random_state, scale=0.05):
-    """Copies of ``values`` for each chain, each slightly perturbed.
+def jittered_chain_values(values, *, num_chains, random_state, scale=0.05):
+    """Copy ``values`` for each chain, each slightly perturbed.
 
     Means move by ``scale`` times their component's scale, scales and weights by a
     factor of about ``exp(scale)``, so that chains start apart but in the same mode.
@@ -128,7 +128,7 @@ def jittered_chain_values(values, num_chains, random_state, scale=0.05):
 
 
 def variational_start(
-    X, n_components, covariance_type, weight_concentration, *, random_state, n_init=1
+    X, n_components, *, covariance_type, weight_concentration, random_state, n_init=1
 ):
     """Fit scikit-learn's variational Bayesian mixture to standardised data.
 
@@ -167,7 +167,7 @@ def variational_start(
     return bgmm.weights_, bgmm.means_, bgmm.covariances_
 
 
-def mixture_initial_values(weights, means, covariances, covariance_type):
+def mixture_initial_values(weights, means, covariances, *, covariance_type):
     """Constrained starting values of every model site from a fitted mixture.
 
     Parameters
@@ -195,7 +195,7 @@ def mixture_initial_values(weights, means, covariances, covariance_type):
     return values
 
 
-def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
+def bic_start(X, n_components, *, covariance_type, random_state, n_init=3):
     """Fit maximum-likelihood mixtures of 1..n_components and keep BIC's choice.
 
     The same search as mclust or a loop over scikit-learn's ``GaussianMixture``:
@@ -265,7 +265,7 @@ def bic_start(X, n_components, covariance_type, *, random_state, n_init=3):
 
 
 def overfitted_start(
-    X, n_components, covariance_type, weight_concentration, *, random_state,
+    X, n_components, *, covariance_type, weight_concentration, random_state,
     method="bic",
 ):
     """Prior centres and starting values in which surplus components are empty.
@@ -295,12 +295,13 @@ def overfitted_start(
     """
     if method == "bic":
         weights, means, covariances = bic_start(
-            X, n_components, covariance_type, random_state=random_state
+            X, n_components, covariance_type=covariance_type,
+            random_state=random_state,
         )
     else:
         weights, means, covariances = variational_start(
-            X, n_components, covariance_type, weight_concentration,
-            random_state=random_state,
+            X, n_components, covariance_type=covariance_type,
+            weight_concentration=weight_concentration, random_state=random_state,
         )
     n_samples = X.shape[0]
     occupied = weights * n_samples >= OCCUPIED_COUNT
@@ -308,7 +309,9 @@ def overfitted_start(
         occupied[np.argmax(weights)] = True
     # Half an observation keeps every starting weight inside the simplex.
     weights = np.where(occupied, weights, EMPTY_START_COUNT / n_samples)
-    values = mixture_initial_values(weights, means, covariances, covariance_type)
+    values = mixture_initial_values(
+        weights, means, covariances, covariance_type=covariance_type
+    )
     prior_loc = np.array(means, dtype=float)
     prior_loc[~occupied] = X.mean(axis=0)
     n_empty = int(np.sum(~occupied))
@@ -319,10 +322,10 @@ def overfitted_start(
 
 
 def choose_start(
-    X, n_components, covariance_type, *, init_params, weight_concentration,
+    X, n_components, *, covariance_type, init_params, weight_concentration,
     random_state,
 ):
-    """The start that ``init_params`` names, on standardised data.
+    """Choose the start that ``init_params`` names, on standardised data.
 
     Parameters
     ----------
@@ -342,9 +345,10 @@ def choose_start(
     """
     if init_params in ("bic", "bgmm"):
         return overfitted_start(
-            X, n_components, covariance_type, weight_concentration,
-            random_state=random_state, method=init_params,
+            X, n_components, covariance_type=covariance_type,
+            weight_concentration=weight_concentration, random_state=random_state,
+            method=init_params,
         )
     centers, labels = kmeans_start(X, n_components, random_state=random_state)
-    values = initial_values(X, centers, labels, covariance_type)
+    values = initial_values(X, centers, labels, covariance_type=covariance_type)
     return Start(centers, values, np.ones(n_components, dtype=bool))

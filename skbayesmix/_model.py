@@ -17,8 +17,6 @@ from jax.scipy.special import logsumexp
 
 from skbayesmix._covariance import covariance_from_factors
 
-WEIGHT_PARAMETERIZATIONS = ("simplex", "gamma", "softmax")
-
 # The 'softmax' weights stretch their scale below the log weight at which a
 # component expects exp(-WEIGHT_TAIL_OFFSET) observations (see _stretch_tail).
 WEIGHT_TAIL_OFFSET = 3.0
@@ -265,9 +263,9 @@ def gmm_model(
             dist.Normal(hyper["mean_prior_loc"], hyper["mean_prior_scale"]).to_event(1),
         )
         if covariance_type in ("full", "diag"):
+            scale_prior = hyper["scale_prior"] * jnp.ones(n_features)
             scales = numpyro.sample(
-                "scales",
-                dist.HalfCauchy(hyper["scale_prior"] * jnp.ones(n_features)).to_event(1),
+                "scales", dist.HalfCauchy(scale_prior).to_event(1)
             )
         elif covariance_type == "spherical":
             scales = numpyro.sample("scales", dist.HalfCauchy(hyper["scale_prior"]))
@@ -356,7 +354,7 @@ def init_sites(
     chain_values, *, weight_parameterization, weight_concentration, n_samples,
     empty=None,
 ):
-    """Starting values of the sample sites from the mixture's starting values.
+    """Translate the mixture's starting values into sample-site values.
 
     Parameters
     ----------

@@ -58,7 +58,7 @@ class Posterior:
     @classmethod
     def from_draws(cls, weights, means, covariances, *, standardization, reference,
                    **feature_options):
-        """A Posterior of sampled draws, each relabelled to ``reference``.
+        """Build a Posterior from sampled draws, each relabelled to ``reference``.
 
         Parameters
         ----------
@@ -173,7 +173,7 @@ class Posterior:
         )
 
     def log_predictive_density(self, X):
-        """log mean_s p(x | theta_s) of data-unit rows, shape (n_samples,)."""
+        """Log posterior predictive density of data-unit rows, shape (n_samples,)."""
         return (
             _density.log_predictive_density(
                 self.standardization.transform(X), self.draws
@@ -182,7 +182,7 @@ class Posterior:
         )
 
     def pointwise_log_likelihood(self, X):
-        """log p(x_i | theta_s), shape (n_chains, n_draws, n_samples)."""
+        """Log-likelihood log p(x_i | theta_s), shape (n_chains, n_draws, n_samples)."""
         log_lik = _density.pointwise_log_likelihood(
             self.standardization.transform(X), self.draws
         )

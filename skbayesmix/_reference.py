@@ -8,6 +8,11 @@ change of the reference data or of the cheap settings happens once.
 # not a converged one.
 FAST_SETTINGS = dict(num_warmup=30, num_samples=30, num_chains=2, random_state=0)
 
+# Cheaper still, for API and plumbing checks that fit many times and only look
+# at shapes, types and equality between fits (estimator checks, threads,
+# processes, property-based inputs).
+TINY_SETTINGS = dict(num_warmup=10, num_samples=10, num_chains=2, random_state=0)
+
 # The reference tutorial's data set (seed bi-gmm-numpyro.md): 500 points from 8
 # Gaussian blobs.
 REFERENCE_BLOBS = dict(
@@ -20,7 +25,7 @@ REFERENCE_BLOBS_DESCRIPTION = (
 
 
 def reference_blobs(*, return_centers=False):
-    """The reference data: ``make_blobs`` with :data:`REFERENCE_BLOBS`.
+    """Make the reference data: ``make_blobs`` with :data:`REFERENCE_BLOBS`.
 
     Returns
     -------

@@ -81,7 +81,7 @@ def relabel_draws(weights, means, covariances, reference, **feature_options):
     return weights, means, covariances
 
 
-def relabel_permutations(means, reference, scale=None, n_iter=3):
+def relabel_permutations(means, reference, *, scale=None, n_iter=3):
     """Permutation of each draw's components that best matches a reference.
 
     Parameters
@@ -119,7 +119,7 @@ def relabel_permutations(means, reference, scale=None, n_iter=3):
     return permutations
 
 
-def apply_permutations(draws, permutations, component_axis=1):
+def apply_permutations(draws, permutations, *, component_axis=1):
     """Reorder the component axis of ``draws`` by per-draw ``permutations``.
 
     Parameters

@@ -138,7 +138,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -401,7 +401,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, best_n_components_)
+        proba : ndarray of shape (n_samples, `best_n_components_`)
         """
         X = self._check_X(X)
         return self.best_estimator_.predict_proba(X)

@@ -63,7 +63,7 @@ def n_unconstrained_parameters(
 
 
 def resolve(estimator, n_features):
-    """The estimator's 'auto' settings made concrete for data of ``n_features``.
+    """Make the estimator's 'auto' settings concrete for ``n_features`` features.
 
     Returns
     -------

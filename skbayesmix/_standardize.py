@@ -13,8 +13,10 @@ import numpy as np
 
 from skbayesmix._covariance import feature_scale, unit_factor
 
+_Fields = namedtuple("Standardization", ["center", "scale", "covariance_type"])
 
-class Standardization(namedtuple("Standardization", ["center", "scale", "covariance_type"])):
+
+class Standardization(_Fields):
     """Affine map ``x -> (x - center) / scale`` and its action on mixtures.
 
     Attributes
@@ -29,7 +31,7 @@ class Standardization(namedtuple("Standardization", ["center", "scale", "covaria
 
     @classmethod
     def fit(cls, X, covariance_type, *, standardize=True):
-        """The map that centres and scales ``X`` (the identity if not ``standardize``)."""
+        """Find the map that centres and scales ``X`` (identity if not standardize)."""
         n_features = X.shape[1]
         if not standardize:
             return cls(np.zeros(n_features), np.ones(n_features), covariance_type)
@@ -40,22 +42,22 @@ class Standardization(namedtuple("Standardization", ["center", "scale", "covaria
         return cls(center, scale, covariance_type)
 
     def transform(self, X):
-        """Data rows (or means) into standardised units."""
+        """Map data rows (or means) into standardised units."""
         return (X - self.center) / self.scale
 
     def inverse_transform(self, X_std):
-        """Standardised rows (or means) back into data units."""
+        """Map standardised rows (or means) back into data units."""
         return X_std * self.scale + self.center
 
     def covariances_to_data(self, covariances):
-        """Standardised covariances (any leading axes) into data units."""
+        """Map standardised covariances (any leading axes) into data units."""
         return covariances * unit_factor(self.scale, self.covariance_type)
 
     def covariances_to_std(self, covariances):
-        """Data-unit covariances into standardised units."""
+        """Map data-unit covariances into standardised units."""
         return covariances / unit_factor(self.scale, self.covariance_type)
 
     @property
     def log_det(self):
-        """log |d x_std / d x|: add to a standardised log-density for data units."""
+        """Log-Jacobian log |d x_std / d x|; add it to a standardised log-density."""
         return -float(np.sum(np.log(self.scale)))

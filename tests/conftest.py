@@ -1,11 +1,17 @@
-"""Shared cheap sampler settings for the test suite."""
+"""Shared cheap sampler settings and data sets for the test suite."""
 
 import numpy as np
 import pytest
 
-# The one place that holds the cheap settings tests use. Structural tests only need
-# a posterior-shaped result, not a converged one.
-FAST = dict(num_warmup=30, num_samples=30, num_chains=2, random_state=0)
+from skbayesmix._reference import FAST_SETTINGS, TINY_SETTINGS
+from skbayesmix._reference import reference_blobs as _reference_blobs
+
+# The cheap settings tests use, from the package's one copy (shared with the
+# benchmarks, examples and the command line). Structural tests only need a
+# posterior-shaped result, not a converged one. Test modules import this name.
+FAST = dict(FAST_SETTINGS)
+# Cheaper settings for API and plumbing checks (shapes, equality between fits).
+TINY = dict(TINY_SETTINGS)
 
 
 @pytest.fixture
@@ -15,13 +21,8 @@ def fast_params():
 
 @pytest.fixture(scope="session")
 def reference_blobs():
-    """The reference seed's data: 500 points from 8 blobs."""
-    from sklearn.datasets import make_blobs
-
-    return make_blobs(
-        n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
-        random_state=101,
-    )
+    """The reference seed's data: 500 points from 8 blobs, and their labels."""
+    return _reference_blobs()
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +31,44 @@ def three_blobs():
 
     X, y = make_blobs(n_samples=300, centers=3, cluster_std=1.0, random_state=0)
     return np.asarray(X), y
+
+
+def random_covariances(rng, covariance_type, n_components, n_features, lead=()):
+    """Random positive definite covariances in scikit-learn's shape.
+
+    ``lead`` are leading batch axes, e.g. ``(n_draws,)`` or ``(n_chains, n_draws)``.
+    """
+    lead = tuple(lead)
+    if covariance_type in ("full", "tied"):
+        shape = lead + ((n_components,) if covariance_type == "full" else ())
+        A = rng.standard_normal(shape + (n_features, n_features))
+        return A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(n_features)
+    if covariance_type == "diag":
+        return rng.uniform(0.3, 2.0, lead + (n_components, n_features))
+    return rng.uniform(0.3, 2.0, lead + (n_components,))
+
+
+def model_hyper(centers, weight_concentration=0.5):
+    """The prior hyper-parameters the estimator's defaults pass to the model."""
+    return {
+        "weight_concentration": weight_concentration,
+        "mean_prior_loc": centers,
+        "mean_prior_scale": 1.0,
+        "scale_prior": 1.0,
+        "lkj_concentration": 2.0,
+        "reg_covar": 1e-6,
+    }
+
+
+def kmeans_problem(n_samples, n_components=2, covariance_type="full", seed=0):
+    """Standardised blobs, their k-means centres, the start's values and the rng."""
+    from sklearn.datasets import make_blobs
+
+    from skbayesmix._initialization import initial_values, kmeans_start
+
+    X, _ = make_blobs(n_samples=n_samples, centers=n_components, random_state=seed)
+    X = (X - X.mean(0)) / X.std(0)
+    rng = np.random.RandomState(seed)
+    centers, labels = kmeans_start(X, n_components, random_state=rng)
+    start = initial_values(X, centers, labels, covariance_type=covariance_type)
+    return X, centers, start, rng

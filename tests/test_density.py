@@ -1,35 +1,31 @@
-"""Exact tests of the chunked NumPy densities against scikit-learn's GaussianMixture."""
+"""Exact tests of the chunked NumPy densities against scikit-learn's GaussianMixture.
+
+(The precision Cholesky factors the draws carry are tested in test_covariance.py.)
+"""
 
 import numpy as np
 import pytest
+from conftest import random_covariances
 from numpy.testing import assert_allclose
 from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
+from skbayesmix._covariance import COVARIANCE_TYPES, precision_cholesky
 from skbayesmix._density import (
     MixtureDraws,
-    compute_precision_cholesky,
     draw_summaries,
     log_predictive_density,
     pointwise_log_likelihood,
     posterior_memberships,
 )
 
-COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 N_COMPONENTS, N_FEATURES = 3, 2
 
 
 def _random_covariances(rng, covariance_type, n_draws=None):
-    """Random positive definite covariances in scikit-learn's shape."""
     lead = () if n_draws is None else (n_draws,)
-    if covariance_type in ("full", "tied"):
-        shape = lead + ((N_COMPONENTS,) if covariance_type == "full" else ())
-        A = rng.standard_normal(shape + (N_FEATURES, N_FEATURES))
-        return A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(N_FEATURES)
-    if covariance_type == "diag":
-        return rng.uniform(0.3, 2.0, lead + (N_COMPONENTS, N_FEATURES))
-    return rng.uniform(0.3, 2.0, lead + (N_COMPONENTS,))
+    return random_covariances(rng, covariance_type, N_COMPONENTS, N_FEATURES, lead)
 
 
 def _random_draws(rng, covariance_type, n_draws):
@@ -39,7 +35,7 @@ def _random_draws(rng, covariance_type, n_draws):
     draws = MixtureDraws(
         weights=weights,
         means=means,
-        precisions_cholesky=compute_precision_cholesky(covariances, covariance_type),
+        precisions_cholesky=precision_cholesky(covariances, covariance_type),
         covariance_type=covariance_type,
     )
     return draws, covariances
@@ -58,47 +54,6 @@ def _sklearn_mixture(draws, covariances, s):
     )
     gm.n_features_in_ = N_FEATURES
     return gm
-
-
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_compute_precision_cholesky_matches_sklearn(covariance_type):
-    rng = np.random.RandomState(0)
-    covariances = _random_covariances(rng, covariance_type)
-    ours = compute_precision_cholesky(covariances, covariance_type)
-    theirs = _compute_precision_cholesky(covariances, covariance_type)
-    assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
-    if covariance_type in ("full", "tied"):
-        # Upper triangular, and P P^T is the precision matrix.
-        assert_allclose(np.tril(ours, -1), 0.0, atol=0)
-        assert_allclose(
-            ours @ np.swapaxes(ours, -1, -2), np.linalg.inv(covariances), rtol=1e-10
-        )
-
-
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_compute_precision_cholesky_batched(covariance_type):
-    # Leading draw axes are handled like a loop over draws.
-    rng = np.random.RandomState(1)
-    covariances = _random_covariances(rng, covariance_type, n_draws=4)
-    batched = compute_precision_cholesky(covariances, covariance_type)
-    for s in range(4):
-        assert_allclose(
-            batched[s],
-            _compute_precision_cholesky(covariances[s], covariance_type),
-            rtol=1e-10,
-            atol=1e-12,
-        )
-
-
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_compute_precision_cholesky_rejects_non_positive(covariance_type):
-    covariances = _random_covariances(np.random.RandomState(2), covariance_type)
-    if covariance_type in ("full", "tied"):
-        covariances = -covariances
-    else:
-        covariances[0] = 0.0
-    with pytest.raises(ValueError, match="reg_covar"):
-        compute_precision_cholesky(covariances, covariance_type)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -126,10 +81,16 @@ def test_many_draws_are_posterior_averages(covariance_type):
     draws, covariances = _random_draws(rng, covariance_type, n_draws)
     X = 3 * rng.standard_normal((40, N_FEATURES))
     per_draw = np.stack(
-        [_sklearn_mixture(draws, covariances, s).score_samples(X) for s in range(n_draws)]
+        [
+            _sklearn_mixture(draws, covariances, s).score_samples(X)
+            for s in range(n_draws)
+        ]
     )
     proba = np.mean(
-        [_sklearn_mixture(draws, covariances, s).predict_proba(X) for s in range(n_draws)],
+        [
+            _sklearn_mixture(draws, covariances, s).predict_proba(X)
+            for s in range(n_draws)
+        ],
         axis=0,
     )
     assert_allclose(pointwise_log_likelihood(X, draws), per_draw, rtol=1e-10)

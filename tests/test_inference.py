@@ -1,55 +1,25 @@
-"""The NUTS runner: compiled-sampler reuse, padding, chain methods, likelihood."""
+"""The NUTS runner: compiled-sampler reuse, padding buckets, chain methods.
 
-import functools
+(The model it samples is tested in test_model.py.)
+"""
 
 import numpy as np
 import pytest
-from scipy.special import logsumexp
-from scipy.stats import multivariate_normal
+from conftest import TINY, kmeans_problem, model_hyper
 from sklearn.datasets import make_blobs
 from sklearn.model_selection import GridSearchCV
 
 import skbayesmix
 from skbayesmix import BayesianGMM
-from skbayesmix._initialization import (
-    initial_values,
-    jittered_chain_values,
-    kmeans_start,
-)
+from skbayesmix._initialization import jittered_chain_values
 
 jax = pytest.importorskip("jax")
-jnp = jax.numpy
 
 from skbayesmix import _inference  # noqa: E402
-from skbayesmix._model import (  # noqa: E402
-    ROW_BLOCK,
-    component_log_prob,
-    gmm_model,
-    mixture_log_likelihood,
-)
+from skbayesmix._model import ROW_BLOCK  # noqa: E402
+from skbayesmix._settings import n_unconstrained_parameters  # noqa: E402
 
-# Cheaper than tests/conftest.FAST: these tests only count programs and shapes.
-TINY = dict(num_warmup=10, num_samples=10, num_chains=2, random_state=0)
-
-
-def _hyper(centers):
-    return {
-        "weight_concentration": 0.5,
-        "mean_prior_loc": centers,
-        "mean_prior_scale": 1.0,
-        "scale_prior": 1.0,
-        "lkj_concentration": 2.0,
-        "reg_covar": 1e-6,
-    }
-
-
-def _problem(n_samples, n_components=2, covariance_type="full", seed=0):
-    X, _ = make_blobs(n_samples=n_samples, centers=n_components, random_state=seed)
-    X = (X - X.mean(0)) / X.std(0)
-    rng = np.random.RandomState(seed)
-    centers, labels = kmeans_start(X, n_components, random_state=rng)
-    start = initial_values(X, centers, labels, covariance_type)
-    return X, centers, start, rng
+# These tests only count programs and shapes: conftest.TINY.
 
 
 def test_padded_size_buckets():
@@ -77,42 +47,10 @@ def test_padded_size_buckets():
 def test_auto_dense_mass_needs_a_full_rank_window(
     n_components, n_features, covariance_type, num_warmup, dense
 ):
-    gmm = BayesianGMM(n_components, covariance_type=covariance_type)
-    n_parameters = gmm._n_sampled_parameters(n_features, "simplex")
-    assert _inference.default_dense_mass(n_parameters, num_warmup) is dense
-
-
-@pytest.mark.parametrize(
-    "covariance_type, weights",
-    [("full", "softmax"), ("tied", "simplex"), ("diag", "simplex"),
-     ("spherical", "softmax")],
-)
-def test_sampled_parameter_count_matches_the_model(covariance_type, weights):
-    # Shapes only, through jax.eval_shape: nothing is compiled or run.
-    from numpyro import handlers
-    from numpyro.distributions.transforms import biject_to
-
-    X = jnp.zeros((40, 3))
-    model = functools.partial(
-        gmm_model, n_components=4, covariance_type=covariance_type,
-        weight_parameterization=weights,
+    n_parameters = n_unconstrained_parameters(
+        n_components, n_features, covariance_type, "simplex"
     )
-
-    def unconstrained():
-        # ImproperUniform logits cannot be drawn: give them a value.
-        fixed = handlers.substitute(model, data={"weight_logits": jnp.zeros(4)})
-        trace = handlers.trace(handlers.seed(fixed, 0)).get_trace(
-            X, jnp.ones(40, bool), _hyper(np.zeros((4, 3)))
-        )
-        return {
-            name: biject_to(site["fn"].support).inv(site["value"])
-            for name, site in trace.items()
-            if site["type"] == "sample" and not site["is_observed"]
-        }
-
-    size = sum(np.prod(v.shape) for v in jax.eval_shape(unconstrained).values())
-    gmm = BayesianGMM(4, covariance_type=covariance_type)
-    assert size == gmm._n_sampled_parameters(3, weights)
+    assert _inference.default_dense_mass(n_parameters, num_warmup) is dense
 
 
 def test_public_compilation_api():
@@ -154,104 +92,10 @@ def test_grid_search_compiles_once_per_n_components():
     assert stats["compilations"] == 2
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_padding_with_mask_leaves_potential_energy_unchanged(covariance_type):
-    from numpyro.infer.util import potential_energy, unconstrain_fn
-
-    X, centers, start, _ = _problem(50, 3, covariance_type)
-    model = functools.partial(
-        gmm_model, n_components=3, covariance_type=covariance_type
-    )
-    hyper = {k: jnp.asarray(v, jnp.float32) for k, v in _hyper(centers).items()}
-    size = _inference.padded_size(X.shape[0]) + 13
-    X_padded = np.full((size, X.shape[1]), 7.0)  # arbitrary rows, masked out
-    X_padded[: X.shape[0]] = X
-    mask = np.zeros(size)
-    mask[: X.shape[0]] = 1.0
-    args = (jnp.asarray(X, jnp.float32), jnp.ones(X.shape[0]), hyper)
-    padded_args = (jnp.asarray(X_padded, jnp.float32), jnp.asarray(mask), hyper)
-    z = unconstrain_fn(model, args, {}, start)
-    # Jitted: eager NumPyro dispatch compiles hundreds of tiny programs.
-    energy_fn = jax.jit(lambda margs, z: potential_energy(model, margs, {}, z))
-    energy = float(energy_fn(args, z))
-    padded_energy = float(energy_fn(padded_args, z))
-    np.testing.assert_allclose(padded_energy, energy, rtol=1e-6)
-    # ... and masking rows out is not the same as dropping nothing.
-    unmasked = (padded_args[0], jnp.ones(size), hyper)
-    assert abs(float(energy_fn(unmasked, z)) - energy) > 1.0
-
-
-@pytest.mark.parametrize("n_samples", [100, 3 * ROW_BLOCK])
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_mixture_log_likelihood_matches_scipy(n_samples, covariance_type):
-    rng = np.random.RandomState(0)
-    n_components, n_features, reg = 3, 3, 1e-3
-    X = rng.randn(n_samples, n_features)
-    mask = (rng.rand(n_samples) > 0.3).astype(float)
-    means = rng.randn(n_components, n_features)
-    log_weights = np.log(rng.dirichlet(np.ones(n_components)))
-    corr = np.linalg.cholesky(0.6 * np.eye(n_features) + 0.4)
-    if covariance_type == "full":
-        scales = 0.5 + rng.rand(n_components, n_features)
-        corr = np.stack([corr] * n_components)
-        covs = [np.outer(s, s) * (c @ c.T) for s, c in zip(scales, corr)]
-    elif covariance_type == "tied":
-        scales = 0.5 + rng.rand(n_features)
-        covs = [np.outer(scales, scales) * (corr @ corr.T)] * n_components
-    elif covariance_type == "diag":
-        scales, corr = 0.5 + rng.rand(n_components, n_features), None
-        covs = [np.diag(s**2) for s in scales]
-    else:
-        scales, corr = 0.5 + rng.rand(n_components), None
-        covs = [np.eye(n_features) * s**2 for s in scales]
-    expected = np.stack(
-        [
-            multivariate_normal(m, c + reg * np.eye(n_features)).logpdf(X)
-            for m, c in zip(means, covs)
-        ],
-        axis=1,
-    )
-
-    def f32(a):
-        return None if a is None else jnp.asarray(a, jnp.float32)
-
-    log_prob = component_log_prob(
-        f32(X), f32(means), f32(scales), f32(corr), reg, covariance_type
-    )
-    np.testing.assert_allclose(np.asarray(log_prob), expected, rtol=1e-5, atol=1e-4)
-    total = mixture_log_likelihood(
-        f32(X), f32(mask), f32(log_weights), f32(means), f32(scales), f32(corr),
-        reg, covariance_type,
-    )
-    np.testing.assert_allclose(
-        float(total), np.sum(mask * logsumexp(expected + log_weights, axis=1)),
-        rtol=1e-6,
-    )
-
-
-def test_float32_log_likelihood_keeps_precision_for_tight_clusters():
-    # Clusters 1000x narrower than the data's spread: an expanded square
-    # x'Px - 2x'Pmu + mu'Pmu would lose hundreds of nats to float32 cancellation.
-    X, _ = make_blobs(
-        n_samples=3 * ROW_BLOCK, centers=4, cluster_std=0.01, random_state=0
-    )
-    X = (X - X.mean(0)) / X.std(0)
-    means = np.stack([X[i::4].mean(0) for i in range(4)])
-    scales = np.stack([X[i::4].std(0) for i in range(4)]) + 1e-3
-    corr = np.broadcast_to(np.eye(2), (4, 2, 2))
-    args = [X, np.ones(len(X)), np.log(np.full(4, 0.25)), means, scales, corr]
-    got = mixture_log_likelihood(*[jnp.asarray(a, jnp.float32) for a in args],
-                                 1e-6, "full")
-    expected = np.sum(logsumexp(np.stack([
-        multivariate_normal(m, np.diag(s**2) + 1e-6 * np.eye(2)).logpdf(X)
-        for m, s in zip(means, scales)], axis=1) + np.log(0.25), axis=1))
-    assert abs(float(got) - expected) < 0.5
-
-
 @pytest.mark.parametrize("chain_method", ["sequential", "vectorized"])
 def test_chain_methods_run(chain_method):
-    X, centers, start, rng = _problem(60, 2, "diag")
-    chains = jittered_chain_values(start, 2, rng)
+    X, centers, start, rng = kmeans_problem(60, 2, "diag")
+    chains = jittered_chain_values(start, num_chains=2, random_state=rng)
     settings = _inference.SamplerSettings(
         num_warmup=10,
         num_samples=12,
@@ -262,14 +106,23 @@ def test_chain_methods_run(chain_method):
         dense_mass=False,
     )
     structure = _inference.ModelStructure(2, "diag", "simplex")
-    result = _inference.run_nuts(X, chains, _hyper(centers), structure, settings, 3)
-    assert result.samples["means"].shape == (2, 12, 2, 2)
-    assert result.samples["means"].dtype == np.float64
+    result = _inference.run_nuts(
+        X, chains, empty=np.zeros(2, bool), prior=model_hyper(centers),
+        structure=structure, settings=settings, seed=3,
+    )
+    weights, means, covariances = result.mixture
+    assert means.shape == (2, 12, 2, 2)
+    assert weights.shape == (2, 12, 2) and covariances.shape == (2, 12, 2, 2)
+    assert means.dtype == covariances.dtype == np.float64
     assert result.sample_stats["n_steps"].shape == (2, 12)
-    assert np.all(np.isfinite(result.samples["scales"]))
+    assert result.sample_stats["warmup_divergences"].shape == (2,)
+    # reg_covar is included in the covariances.
+    assert np.all(np.isfinite(covariances)) and np.all(covariances >= 1e-6)
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, rtol=1e-5)
+    assert result.compile_time >= 0 and result.run_time > 0
     # Chains are distinct (own keys and starts), draws move within a chain.
-    assert not np.allclose(result.samples["means"][0], result.samples["means"][1])
-    assert np.ptp(result.samples["means"][0], axis=0).max() > 0
+    assert not np.allclose(means[0], means[1])
+    assert np.ptp(means[0], axis=0).max() > 0
 
 
 def test_enable_compilation_cache_sets_jax_config(tmp_path, monkeypatch):

@@ -1,4 +1,7 @@
-"""Tests of the k-means start (NumPy and scikit-learn only)."""
+"""Tests of the start: k-means values, chain jitter, choose_start (no MCMC).
+
+(The overfitted starts, 'bic' and 'bgmm', are tested in test_overfitted.py.)
+"""
 
 import numpy as np
 import pytest
@@ -6,9 +9,12 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from skbayesmix._initialization import (
     MIN_INIT_SCALE,
+    Start,
+    choose_start,
     initial_values,
     jittered_chain_values,
     kmeans_start,
+    mixture_initial_values,
 )
 
 SCALE_SHAPES = {
@@ -52,7 +58,7 @@ def test_initial_values_shapes(covariance_type, n_features):
     n_components = 3
     X = rng.standard_normal((30, n_features))
     centers, labels = kmeans_start(X, n_components, random_state=rng)
-    values = initial_values(X, centers, labels, covariance_type)
+    values = initial_values(X, centers, labels, covariance_type=covariance_type)
     assert values["weights"].shape == (n_components,)
     assert_allclose(values["weights"].sum(), 1.0)
     assert np.all(values["weights"] > 0)
@@ -72,13 +78,13 @@ def test_initial_values_match_cluster_statistics(two_clusters):
     X = two_clusters
     labels = np.r_[np.zeros(60, int), np.ones(40, int)]
     centers = np.array([X[labels == k].mean(axis=0) for k in range(2)])
-    full = initial_values(X, centers, labels, "full")
+    full = initial_values(X, centers, labels, covariance_type="full")
     assert_allclose(full["weights"], [60.5 / 101, 40.5 / 101])
     for k in range(2):
         assert_allclose(full["scales"][k], X[labels == k].std(axis=0))
-    tied = initial_values(X, centers, labels, "tied")
+    tied = initial_values(X, centers, labels, covariance_type="tied")
     assert_allclose(tied["scales"], np.sqrt(np.mean((X - centers[labels]) ** 2, 0)))
-    spherical = initial_values(X, centers, labels, "spherical")
+    spherical = initial_values(X, centers, labels, covariance_type="spherical")
     assert_allclose(
         spherical["scales"], np.sqrt(np.mean(full["scales"] ** 2, axis=1))
     )
@@ -89,7 +95,7 @@ def test_initial_values_degenerate_clusters():
     X = np.array([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [5.0, 5.0]])
     labels = np.array([0, 0, 0, 1])
     centers = np.array([[0.0, 0.0], [5.0, 5.0]])
-    values = initial_values(X, centers, labels, "full")
+    values = initial_values(X, centers, labels, covariance_type="full")
     assert np.all(np.isfinite(values["scales"]))
     assert np.all(values["scales"] >= MIN_INIT_SCALE)
     assert np.all(values["weights"] > 0)
@@ -98,9 +104,13 @@ def test_initial_values_degenerate_clusters():
 def test_jittered_chain_values(two_clusters):
     X = two_clusters
     centers, labels = kmeans_start(X, 2, random_state=np.random.RandomState(0))
-    values = initial_values(X, centers, labels, "full")
-    chains = jittered_chain_values(values, 4, np.random.RandomState(0))
-    again = jittered_chain_values(values, 4, np.random.RandomState(0))
+    values = initial_values(X, centers, labels, covariance_type="full")
+    chains = jittered_chain_values(
+        values, num_chains=4, random_state=np.random.RandomState(0)
+    )
+    again = jittered_chain_values(
+        values, num_chains=4, random_state=np.random.RandomState(0)
+    )
     assert set(chains) == set(values)
     for name, value in values.items():
         assert chains[name].shape == (4,) + value.shape
@@ -116,3 +126,64 @@ def test_jittered_chain_values(two_clusters):
         chains["scales"] / values["scales"], 1.0, rtol=0.3
     )
     assert_array_equal(chains["corr_cholesky"], np.tile(np.eye(2), (4, 2, 1, 1)))
+
+
+def test_choose_start_kmeans_centres_priors_on_the_centroids(two_clusters):
+    X = (two_clusters - two_clusters.mean(0)) / two_clusters.std(0)
+    start = choose_start(
+        X, 2, covariance_type="diag", init_params="kmeans", weight_concentration=0.5,
+        random_state=np.random.RandomState(4),
+    )
+    assert isinstance(start, Start)
+    centers, labels = kmeans_start(X, 2, random_state=np.random.RandomState(4))
+    assert_array_equal(start.prior_loc, centers)
+    assert_array_equal(start.occupied, [True, True])
+    expected = initial_values(X, centers, labels, covariance_type="diag")
+    assert set(start.values) == set(expected)
+    for name, value in expected.items():
+        assert_array_equal(start.values[name], value)
+
+
+@pytest.mark.parametrize("init_params", ["bic", "bgmm"])
+def test_choose_start_overfitted_methods_leave_components_empty(
+    two_clusters, init_params
+):
+    X = (two_clusters - two_clusters.mean(0)) / two_clusters.std(0)
+    start = choose_start(
+        X, 4, covariance_type="full", init_params=init_params,
+        weight_concentration=1e-3,
+        random_state=np.random.RandomState(0),
+    )
+    assert start.occupied.sum() == 2
+    # Empty components' priors sit on the data mean (0 once standardised).
+    assert_allclose(start.prior_loc[~start.occupied], 0.0, atol=1e-12)
+    assert_allclose(start.values["weights"].sum(), 1.0)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_mixture_initial_values_rebuild_the_covariances(covariance_type):
+    from sklearn.mixture import GaussianMixture
+
+    from skbayesmix._covariance import covariance_from_factors, variances
+
+    rng = np.random.RandomState(5)
+    X = rng.standard_normal((80, 2)) @ np.array([[1.0, 0.3], [0.0, 0.7]])
+    gm = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+    values = mixture_initial_values(
+        2 * gm.weights_, gm.means_, gm.covariances_, covariance_type=covariance_type
+    )
+    assert_allclose(values["weights"], gm.weights_)  # normalised
+    assert_allclose(values["means"], gm.means_)
+    rebuilt = covariance_from_factors(
+        values["scales"], values.get("corr_cholesky"), 0.0, covariance_type
+    )
+    # Exact up to the 5% shrinkage of correlations towards the identity.
+    assert_allclose(
+        variances(rebuilt, covariance_type),
+        variances(gm.covariances_, covariance_type),
+        rtol=1e-10,
+    )
+    if covariance_type in ("full", "tied"):
+        assert_allclose(
+            rebuilt[..., 0, 1], 0.95 * gm.covariances_[..., 0, 1], rtol=1e-10
+        )

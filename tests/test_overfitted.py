@@ -7,7 +7,7 @@ from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
 
 from skbayesmix import BayesianGMM
-from skbayesmix._initialization import bic_start, overfitted_start, softmax_logits
+from skbayesmix._initialization import Start, bic_start, overfitted_start
 
 # Small settings that pass the checks below with a margin for the seeds used
 # (max occupied R-hat 1.004-1.006 and at most 2 divergences in 1600 draws,
@@ -43,75 +43,16 @@ def separated_blobs():
 # ------------------------------------------------------------- fast, no MCMC
 
 
-@pytest.mark.parametrize("concentration", [1e-3, 0.05, 0.5, 3.0])
-def test_softmax_logits_invert_the_model_stretch(concentration):
-    import jax.numpy as jnp
-
-    from skbayesmix._model import _stretch_tail
-
-    weights = np.array([0.5, 0.3, 0.2 - 2e-9, 1e-9, 1e-9])
-    logits = softmax_logits(weights, concentration, n_samples=200)
-    u, _ = _stretch_tail(jnp.asarray(logits), concentration, 200.0)
-    u = np.asarray(u, dtype=np.float64)
-    recovered = np.exp(u - np.logaddexp.reduce(u))
-    assert_allclose(recovered, weights, rtol=1e-4)
-    # Flagged components start at the knee of the stretch, below relevance.
-    empty = softmax_logits(
-        weights, concentration, 200, empty=np.array([0, 0, 0, 1, 1], bool)
-    )
-    assert_allclose(empty[:3], logits[:3])
-    assert np.all(empty[3:] < np.log(1 / 200))
-
-
-@pytest.mark.parametrize("concentration", [1e-3, 0.3])
-def test_softmax_weight_prior_is_dirichlet(concentration):
-    """The 'softmax' density is Dirichlet x Normal(log-sum) x |Jacobian|."""
-    import jax
-    import jax.numpy as jnp
-    from jax.scipy.special import logsumexp
-    from jax.scipy.stats import norm
-    from numpyro.infer.util import log_density
-
-    from skbayesmix._model import _sample_log_weights, _stretch_tail
-
-    k, n_obs = 4, 200.0
-
-    def model():
-        _sample_log_weights(concentration, k, "softmax", n_obs)
-
-    def to_free(t):
-        # The bijection R^k -> (w_1, ..., w_{k-1}, log sum_k e^{u_k}).
-        u, _ = _stretch_tail(t, concentration, n_obs)
-        total = logsumexp(u)
-        return jnp.concatenate([jnp.exp(u - total)[:-1], total[None]])
-
-    rng = np.random.RandomState(0)
-    differences = []
-    for _ in range(6):
-        # From well inside the stretched tail (t < -8) to occupied components.
-        t = jnp.asarray(rng.uniform(-10.0, 1.0, size=k), dtype=jnp.float32)
-        ours = log_density(model, (), {}, {"weight_logits": t})[0]
-        u, _ = _stretch_tail(t, concentration, n_obs)
-        log_weights = u - logsumexp(u)
-        log_jacobian = jnp.linalg.slogdet(jax.jacfwd(to_free)(t))[1]
-        # Unnormalised Dirichlet density of w times Normal(0, 1) of the log-sum.
-        expected = (
-            jnp.sum((concentration - 1) * log_weights)
-            + norm.logpdf(logsumexp(u))
-            + log_jacobian
-        )
-        differences.append(float(ours - expected))
-    # Equal up to a constant: the normalising terms the model leaves out.
-    assert np.ptp(differences) < 1e-3 * max(1.0, np.abs(differences).max())
-
-
 @pytest.mark.parametrize("method", ["bic", "bgmm"])
 def test_overfitted_start_leaves_surplus_components_empty(method):
     X = bayespy_data()
     X = (X - X.mean(0)) / X.std(0)
-    prior_loc, values, occupied = overfitted_start(
-        X, 10, "full", 1e-3, random_state=np.random.RandomState(0), method=method
+    start = overfitted_start(
+        X, 10, covariance_type="full", weight_concentration=1e-3,
+        random_state=np.random.RandomState(0), method=method,
     )
+    assert isinstance(start, Start)
+    prior_loc, values, occupied = start
     assert occupied.sum() == 4
     assert_allclose(prior_loc[~occupied], 0.0, atol=1e-12)
     assert np.all(values["weights"][~occupied] * X.shape[0] < 1.0)
@@ -125,7 +66,7 @@ def test_bic_start_pads_surplus_components(covariance_type):
     X = bayespy_data()
     X = (X - X.mean(0)) / X.std(0)
     weights, means, covariances = bic_start(
-        X, 7, covariance_type, random_state=np.random.RandomState(0)
+        X, 7, covariance_type=covariance_type, random_state=np.random.RandomState(0)
     )
     fitted = GaussianMixture(7, covariance_type=covariance_type).fit(X)
     assert weights.shape == (7,) and means.shape == (7, 2)
@@ -142,7 +83,7 @@ def test_bic_start_rejects_components_too_small_for_a_covariance(covariance_type
     # (covariances collapse onto reg_covar) and BIC alone would choose it.
     X = np.random.RandomState(0).standard_normal((8, 3))
     weights, _, _ = bic_start(
-        X, 6, covariance_type, random_state=np.random.RandomState(0)
+        X, 6, covariance_type=covariance_type, random_state=np.random.RandomState(0)
     )
     min_count = 4 if covariance_type == "full" else 2
     used = weights[weights > 0]
@@ -150,17 +91,15 @@ def test_bic_start_rejects_components_too_small_for_a_covariance(covariance_type
     assert len(used) <= len(X) // min_count
 
 
-def test_bic_start_keeps_overlapping_clusters_apart():
+def test_bic_start_keeps_overlapping_clusters_apart(reference_blobs):
     # The reference 8 blobs: two of them overlap, and the variational start with
     # a sparse prior merges them for random_state=2; BIC's choice does not.
-    X, _ = make_blobs(
-        n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10),
-        random_state=101,
-    )
+    X, _ = reference_blobs
     X = (X - X.mean(0)) / X.std(0)
-    _, _, occupied = overfitted_start(
-        X, 15, "full", 1e-3, random_state=np.random.RandomState(2), method="bic"
-    )
+    occupied = overfitted_start(
+        X, 15, covariance_type="full", weight_concentration=1e-3,
+        random_state=np.random.RandomState(2), method="bic",
+    ).occupied
     assert occupied.sum() == 8
 
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skbayesmix._relabel import apply_permutations, relabel_permutations
+from skbayesmix._relabel import (
+    apply_permutations,
+    relabel_draws,
+    relabel_features,
+    relabel_permutations,
+)
+from skbayesmix._settings import RELABEL_WEIGHT_FLOOR
 
 
 def _permuted_draws(rng, reference, n_draws, noise):
@@ -94,3 +100,83 @@ def test_apply_permutations_other_axes():
         apply_permutations(weights, permutations),
         weights[np.arange(n_draws)[:, None], permutations],
     )
+
+
+# --------------------------------------------- features and whole draws
+
+
+def _mixture_draws(rng, covariance_type, n_draws=40):
+    reference_means = np.array([[-4.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    weights = rng.dirichlet([30.0, 20.0, 10.0], size=n_draws)
+    means = reference_means + 0.2 * rng.standard_normal((n_draws, 3, 2))
+    if covariance_type == "full":
+        covariances = np.array([np.eye(2) * (k + 1) for k in range(3)])
+        covariances = covariances * rng.uniform(0.9, 1.1, (n_draws, 3, 1, 1))
+    elif covariance_type == "tied":
+        covariances = np.eye(2) * rng.uniform(0.9, 1.1, (n_draws, 1, 1))
+    else:
+        covariances = np.arange(1.0, 4.0) * rng.uniform(0.9, 1.1, (n_draws, 3))
+    return weights, means, covariances, reference_means
+
+
+def test_features_are_the_means_unless_overfitted():
+    rng = np.random.RandomState(4)
+    weights, means, covariances, _ = _mixture_draws(rng, "full")
+    features = relabel_features(
+        weights, means, covariances, covariance_type="full", overfitted=False,
+        n_samples=100,
+    )
+    assert features is means
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "spherical"])
+def test_overfitted_features_add_log_weight_and_log_scale(covariance_type):
+    rng = np.random.RandomState(5)
+    weights, means, covariances, _ = _mixture_draws(rng, covariance_type)
+    weights[:, 2] = 1e-9  # an empty component: its log weight is floored
+    features = relabel_features(
+        weights, means, covariances, covariance_type=covariance_type,
+        overfitted=True, n_samples=200,
+    )
+    n_extra = {"full": 2, "tied": 0, "spherical": 1}[covariance_type]
+    assert features.shape == (40, 3, 2 + 1 + n_extra)
+    assert_array_equal(features[..., :2], means)
+    floor = RELABEL_WEIGHT_FLOOR / 200
+    assert_allclose(features[:, 2, 2], np.log(floor))
+    assert_allclose(features[:, :2, 2], np.log(weights[:, :2]))
+    if covariance_type == "full":
+        assert_allclose(
+            features[..., 3:],
+            0.5 * np.log(np.diagonal(covariances, axis1=-2, axis2=-1)),
+        )
+    elif covariance_type == "spherical":
+        assert_allclose(features[..., 3], 0.5 * np.log(covariances))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
+@pytest.mark.parametrize("overfitted", [False, True])
+def test_relabel_draws_permutes_every_parameter_together(covariance_type, overfitted):
+    rng = np.random.RandomState(6)
+    if covariance_type == "diag":
+        weights, means, _, reference_means = _mixture_draws(rng, "full")
+        covariances = rng.uniform(0.5, 2.0, (40, 3, 2))
+    else:
+        weights, means, covariances, reference_means = _mixture_draws(
+            rng, covariance_type
+        )
+    options = dict(covariance_type=covariance_type, overfitted=overfitted,
+                   n_samples=100)
+    reference = relabel_features(
+        weights.mean(0), reference_means, covariances.mean(0), **options
+    )
+    shuffles = np.array([rng.permutation(3) for _ in range(40)])
+    has_axis = covariance_type != "tied"
+    shuffled = (
+        apply_permutations(weights, shuffles),
+        apply_permutations(means, shuffles),
+        apply_permutations(covariances, shuffles) if has_axis else covariances,
+    )
+    got = relabel_draws(*shuffled, reference, **options)
+    assert_allclose(got[0], weights)
+    assert_allclose(got[1], means)
+    assert_allclose(got[2], covariances)

@@ -16,7 +16,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skbayesmix import BayesianGMM, BayesianGMMSelector, aic_score, bic_score
-from skbayesmix._selection import _elpd_differences, _membership_entropy, _select
 
 # Enough MCMC for a stable choice of K on well-separated blobs, and no more.
 # Checked over random_state 0, 1, 2 (see the report of issue 3).
@@ -111,52 +110,8 @@ def test_criteria_for_gaussian_mixture_and_icl(separated_blobs):
     assert results["params"][2] == {"n_components": 3}
 
 
-def test_membership_entropy():
-    assert _membership_entropy([[1.0, 0.0], [0.0, 1.0]]) == 0.0
-    assert_allclose(_membership_entropy([[0.5, 0.5]]), np.log(2))
-
-
-def test_elpd_differences_are_paired_standard_errors():
-    rng = np.random.RandomState(0)
-    pointwise = [rng.normal(-3, 1, 50), None, rng.normal(-5, 1, 50)]
-    pointwise[1] = pointwise[0] + rng.normal(0.1, 0.05, 50)  # best, close to 0
-    elpd = np.array([p.sum() for p in pointwise])
-    diff, dse = _elpd_differences(elpd, pointwise)
-    assert diff[1] == 0 and dse[1] == 0
-    assert_allclose(diff, elpd[1] - elpd)
-    paired = pointwise[1] - pointwise[0]
-    assert_allclose(dse[0], np.sqrt(50 * np.var(paired)))
-    # Pairing removes the shared per-observation variance.
-    assert dse[0] < 0.5 * np.sqrt(50) * np.std(pointwise[0])
-
-
-def _elpd_results(elpd, dse, se=20.0):
-    elpd = np.asarray(elpd, dtype=float)
-    return {
-        "elpd_loo": elpd,
-        "se_elpd_loo": np.full(elpd.size, se),
-        "d_elpd_loo": elpd.max() - elpd,
-        "dse_elpd_loo": np.asarray(dse, dtype=float),
-        "n_components": np.arange(1, elpd.size + 1),
-        "n_parameters": np.arange(1, elpd.size + 1) * 6.0 - 1,
-    }
-
-
-def test_one_standard_error_rule_on_results():
-    # Within the paired SE: the simpler model.
-    assert _select(_elpd_results([-120, -100, -95], [20, 8, 0]), "loo") == 1
-    # Beyond it (and beyond 4): the best.
-    assert _select(_elpd_results([-120, -100, -95], [20, 3, 0]), "loo") == 2
-    # A difference below 4 is negligible even with a tiny paired SE.
-    assert _select(_elpd_results([-120, -100, -99.3], [10, 0.5, 0]), "loo") == 1
-    # Without paired SEs, the best candidate's own SE is the tolerance.
-    nan = np.nan
-    assert _select(_elpd_results([-150, -100, -90], [nan, nan, 0], se=12), "loo") == 1
-    assert _select(_elpd_results([-150, -100, -90], [nan, nan, 0], se=8), "loo") == 2
-    # Fewer parameters wins over fewer components across covariance types.
-    results = _elpd_results([-100, -100.5, -99], [0, 1, 0])
-    results["n_parameters"] = np.array([20.0, 8.0, 30.0])
-    assert _select(results, "loo") == 1
+# membership_entropy, elpd_differences and the one-SE rule (select) on synthetic
+# values are tested in test_criteria.py; here they are tested through the selector.
 
 
 class _FakeBayesianMixture(GaussianMixture):

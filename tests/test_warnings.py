@@ -123,7 +123,9 @@ def test_no_empty_component_warning_for_sparse_prior():
         init_params="kmeans",
         weight_parameterization="simplex",
     )
-    assert np.sum(gmm._empty_fraction > 0.5) >= 1
+    # Some component is empty in most draws (not occupied) ...
+    assert gmm.diagnostics_["occupied_components"].size < gmm.n_components
+    # ... yet the sparse prior asked for that: no warning.
     assert not [m for m in messages if "less than one observation" in m]
 
 
