@@ -114,7 +114,7 @@ def gradient_cost(X, n_loop=2000):
 
     Xs, _, _, centers = standardised(X)
     _, labels = kmeans_start(Xs, K, random_state=np.random.RandomState(0))
-    start = initial_values(Xs, centers, labels, "full")
+    start = initial_values(Xs, centers, labels, covariance_type="full")
     size = _inference.padded_size(len(Xs))
     X_padded = np.zeros((size, Xs.shape[1]))
     X_padded[: len(Xs)] = Xs

@@ -18,7 +18,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from skbayesmix import _criteria, _diagnostics
 from skbayesmix._covariance import (
-    covariance_from_factors,
     n_parameters,
     precision_cholesky,
     precisions_from_cholesky,
@@ -42,7 +41,6 @@ def _caller_stacklevel():
             break
         frame, level = frame.f_back, level + 1
     return level
-
 
 
 class BaseBayesianMixture(DensityMixin, BaseEstimator):
@@ -134,13 +132,11 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             overfitted=self._settings.overfitted,
             n_samples=n_samples,
         )
-        start_covariances = covariance_from_factors(
-            start.values["scales"], start.values.get("corr_cholesky"), 0.0,
-            self.covariance_type,
-        )
         # The reference is read off the start before it was jittered.
         reference = relabel_features(
-            start.values["weights"], start.values["means"], start_covariances,
+            start.values["weights"],
+            start.values["means"],
+            start.covariances(self.covariance_type),
             **options,
         )
         return Posterior.from_draws(

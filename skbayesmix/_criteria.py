@@ -81,13 +81,7 @@ def maximum_likelihood(X, X_std, posterior, *, reg_covar, summaries):
 
 def refined_log_likelihood(X, posterior, refined):
     """Total log-likelihood of data-unit rows at a refined (standardised) fit."""
-    from skbayesmix._density import draw_summaries
-
-    standardization = posterior.standardization
-    summaries = draw_summaries(standardization.transform(X), refined)
-    return float(
-        summaries.total_log_likelihood[0] + X.shape[0] * standardization.log_det
-    )
+    return float(posterior.total_log_likelihood(X, refined)[0])
 
 
 def max_log_likelihood(X, posterior, refined):

@@ -15,6 +15,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from skbayesmix._covariance import (
+    covariance_from_factors,
     factors_from_clusters,
     factors_from_covariances,
     min_component_count,
@@ -27,14 +28,27 @@ from skbayesmix._warnings import ignored_warnings
 # cluster with a single (or duplicated) point still starts with a proper covariance.
 MIN_INIT_SCALE = 1e-2
 
-Start = namedtuple("Start", ["prior_loc", "values", "occupied"])
-Start.__doc__ = """Where the chains start and the mean priors are centred.
+class Start(namedtuple("Start", ["prior_loc", "values", "occupied"])):
+    """Where the chains start and the mean priors are centred.
 
-prior_loc : (n_components, n_features) centres of the mean priors;
-values : dict of starting values (see the module docstring);
-occupied : (n_components,) bool, the components the start fills (all of them
-for a k-means start).
-"""
+    Attributes
+    ----------
+    prior_loc : ndarray of shape (n_components, n_features)
+        Centres of the mean priors.
+    values : dict of ndarray
+        Starting values (see the module docstring).
+    occupied : ndarray of shape (n_components,), dtype=bool
+        The components the start fills (all of them for a k-means start).
+    """
+
+    __slots__ = ()
+
+    def covariances(self, covariance_type):
+        """Covariances of the starting values (no ``reg_covar``)."""
+        return covariance_from_factors(
+            self.values["scales"], self.values.get("corr_cholesky"), 0.0,
+            covariance_type,
+        )
 
 
 def kmeans_start(X, n_components, *, random_state, n_init=3):

@@ -166,6 +166,21 @@ class Posterior:
             log_predictive_density=summaries.log_predictive_density + log_det,
         )
 
+    def total_log_likelihood(self, X, draws):
+        """sum_i log p(x_i | theta_s) of data-unit rows under other ``draws``.
+
+        ``draws`` is a :class:`~skbayesmix._density.MixtureDraws` in this
+        posterior's standardised units (e.g. a maximum-likelihood refinement).
+
+        Returns
+        -------
+        total : ndarray of shape (n_draws,)
+        """
+        summaries = _density.draw_summaries(self.standardization.transform(X), draws)
+        return (
+            summaries.total_log_likelihood + X.shape[0] * self.standardization.log_det
+        )
+
     def memberships(self, X):
         """Posterior mean of p(z = k | x, theta), shape (n_samples, n_components)."""
         return _density.posterior_memberships(
