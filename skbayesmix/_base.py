@@ -114,7 +114,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         self._set_point_estimates()
         occupancy = self._set_occupancy(summaries.expected_counts)
         self._maximum_likelihood = _criteria.maximum_likelihood(
-            X, X_std, self._posterior, reg_covar=self.reg_covar, summaries=summaries
+            X, self._posterior, reg_covar=self.reg_covar, summaries=summaries
         )
         self.lower_bound_ = float(np.mean(summaries.log_predictive_density))
         self.n_iter_ = self.num_warmup + self.num_samples

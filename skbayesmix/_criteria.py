@@ -70,8 +70,12 @@ def refine_maximum_likelihood(X_std, posterior, *, reg_covar):
     )
 
 
-def maximum_likelihood(X, X_std, posterior, *, reg_covar, summaries):
-    """Find the training data's :class:`MaximumLikelihood`."""
+def maximum_likelihood(X, posterior, *, reg_covar, summaries):
+    """Find the training data's :class:`MaximumLikelihood`.
+
+    ``summaries`` are the posterior's :meth:`~Posterior.summarize` of ``X``.
+    """
+    X_std = posterior.standardization.transform(X)
     refined = refine_maximum_likelihood(X_std, posterior, reg_covar=reg_covar)
     log_lik = float(summaries.total_log_likelihood.max())
     if refined is not None:

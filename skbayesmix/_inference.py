@@ -235,7 +235,6 @@ def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
         n_samples=X.shape[0],
         empty=empty,
     )
-    hyper = prior
     dtype = jnp.float32
     n_samples, n_features = X.shape
     size = padded_size(n_samples)
@@ -248,7 +247,7 @@ def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
         jax.tree.map(lambda a: jnp.asarray(a, dtype), init_values),
         jnp.asarray(X_padded, dtype),
         jnp.asarray(mask, dtype),
-        {name: jnp.asarray(value, dtype) for name, value in hyper.items()},
+        {name: jnp.asarray(value, dtype) for name, value in prior.items()},
     )
     start = time.perf_counter()
     compiled = _compiled_program(args, structure, settings)

@@ -243,8 +243,7 @@ def test_refinement_reaches_the_maximum_likelihood(blobs_and_mle):
     assert summaries.total_log_likelihood.max() < mle - 1.0
     best = max_log_likelihood(X, posterior, refined)
     assert_allclose(best, mle, atol=1e-3)
-    found = maximum_likelihood(X, X_std, posterior, reg_covar=1e-6,
-                               summaries=summaries)
+    found = maximum_likelihood(X, posterior, reg_covar=1e-6, summaries=summaries)
     assert_allclose(found.log_likelihood, best)
     # Without a refinement, the best draw is the maximum.
     assert_allclose(max_log_likelihood(X, posterior, None),
