@@ -325,24 +325,19 @@ def correlate_noise(covariances, draw_index, labels, noise, covariance_type):
 # ------------------------------------------------------ starting-value factors
 
 
-def _cluster_scales(per_cluster, pooled, covariance_type):
-    return {
-        "full": per_cluster,
-        "diag": per_cluster,
-        "tied": pooled,
-        "spherical": np.sqrt(np.mean(per_cluster**2, axis=1)),
-    }[covariance_type]
+_CLUSTER_SCALES = {
+    "full": lambda per_cluster, pooled: per_cluster,
+    "diag": lambda per_cluster, pooled: per_cluster,
+    "tied": lambda per_cluster, pooled: pooled,
+    "spherical": lambda per_cluster, pooled: np.sqrt(np.mean(per_cluster**2, axis=1)),
+}
 
-
-def _identity_correlations(n_components, n_features, covariance_type):
-    if n_features == 1:
-        return None
-    return {
-        "full": np.tile(np.eye(n_features), (n_components, 1, 1)),
-        "tied": np.eye(n_features),
-        "diag": None,
-        "spherical": None,
-    }[covariance_type]
+_IDENTITY_CORRELATIONS = {
+    "full": lambda n_components, eye: np.tile(eye, (n_components, 1, 1)),
+    "tied": lambda n_components, eye: eye,
+    "diag": lambda n_components, eye: None,
+    "spherical": lambda n_components, eye: None,
+}
 
 
 def factors_from_clusters(per_cluster, pooled, covariance_type):
@@ -363,10 +358,11 @@ def factors_from_clusters(per_cluster, pooled, covariance_type):
     corr_cholesky : ndarray or None
     """
     n_components, n_features = per_cluster.shape
-    return (
-        _cluster_scales(per_cluster, pooled, covariance_type),
-        _identity_correlations(n_components, n_features, covariance_type),
-    )
+    scales = _CLUSTER_SCALES[covariance_type](per_cluster, pooled)
+    if n_features == 1:  # one feature: no correlation to model
+        return scales, None
+    eye = np.eye(n_features)
+    return scales, _IDENTITY_CORRELATIONS[covariance_type](n_components, eye)
 
 
 def _matrix_factors(covariances, min_scale, shrinkage):

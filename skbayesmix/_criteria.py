@@ -77,22 +77,23 @@ def maximum_likelihood(X, posterior, *, reg_covar, summaries):
     """
     X_std = posterior.standardization.transform(X)
     refined = refine_maximum_likelihood(X_std, posterior, reg_covar=reg_covar)
-    log_lik = float(summaries.total_log_likelihood.max())
-    if refined is not None:
-        log_lik = max(log_lik, refined_log_likelihood(X, posterior, refined))
+    log_lik = _best_log_likelihood(
+        X, posterior, refined, summaries.total_log_likelihood
+    )
     return MaximumLikelihood(refined, log_lik)
-
-
-def refined_log_likelihood(X, posterior, refined):
-    """Total log-likelihood of data-unit rows at a refined (standardised) fit."""
-    return float(posterior.total_log_likelihood(X, refined)[0])
 
 
 def max_log_likelihood(X, posterior, refined):
     """Largest log-likelihood of X over the posterior draws and the refinement."""
-    log_lik = float(posterior.summarize(X).total_log_likelihood.max())
+    draw_totals = posterior.total_log_likelihood(X, posterior.draws)
+    return _best_log_likelihood(X, posterior, refined, draw_totals)
+
+
+def _best_log_likelihood(X, posterior, refined, draw_totals):
+    """Take the largest of the draws' total log-likelihoods and the refinement's."""
+    log_lik = float(draw_totals.max())
     if refined is not None:
-        log_lik = max(log_lik, refined_log_likelihood(X, posterior, refined))
+        log_lik = max(log_lik, float(posterior.total_log_likelihood(X, refined)[0]))
     return log_lik
 
 
