@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skbayesmix import _criteria, _diagnostics
+from skbayesmix import _criteria, _diagnostics, _maximum_likelihood
 from skbayesmix._covariance import (
     n_parameters,
     precision_cholesky,
@@ -113,7 +113,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         summaries = self._posterior.summarize(X)
         self._set_point_estimates()
         occupancy = self._set_occupancy(summaries.expected_counts)
-        self._maximum_likelihood = _criteria.maximum_likelihood(
+        self._maximum_likelihood = _maximum_likelihood.maximum_likelihood(
             X, self._posterior, reg_covar=self.reg_covar, summaries=summaries
         )
         self.lower_bound_ = float(np.mean(summaries.log_predictive_density))
@@ -291,7 +291,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             X.shape == self._X_train.shape and np.array_equal(X, self._X_train)
         ):
             return self._maximum_likelihood.log_likelihood
-        return _criteria.max_log_likelihood(
+        return _maximum_likelihood.max_log_likelihood(
             X, self._posterior, self._maximum_likelihood.refined
         )
 

@@ -105,7 +105,8 @@ def test_bic_start_keeps_overlapping_clusters_apart(reference_blobs):
 
 def test_invalid_weight_parameterization():
     with pytest.raises(ValueError, match="weight_parameterization"):
-        BayesianGMM(weight_parameterization="stick").fit(np.random.rand(10, 2))
+        X = np.random.default_rng(0).random((10, 2))
+        BayesianGMM(weight_parameterization="stick").fit(X)
 
 
 # ------------------------------------------------------------ MCMC behaviour

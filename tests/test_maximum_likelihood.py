@@ -1,0 +1,75 @@
+"""The fit-time maximum of the likelihood (skbayesmix._maximum_likelihood); no MCMC."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.datasets import make_blobs
+from sklearn.mixture import GaussianMixture
+
+from skbayesmix._maximum_likelihood import (
+    max_log_likelihood,
+    maximum_likelihood,
+    refine_maximum_likelihood,
+)
+from skbayesmix._posterior import Posterior
+from skbayesmix._standardize import Standardization
+
+
+@pytest.fixture(scope="module")
+def blobs_and_mle():
+    X, _ = make_blobs(
+        n_samples=200, centers=[[-4, 0], [4, 0], [0, 5]], random_state=0
+    )
+    standardization = Standardization.fit(X, "full")
+    X_std = standardization.transform(X)
+    gm = GaussianMixture(3, reg_covar=1e-6, random_state=0, tol=1e-8).fit(X_std)
+    return X, X_std, standardization, gm
+
+
+def _posterior_near(gm, standardization, shift):
+    """A constant two-chain posterior at the MLE with its means moved by ``shift``."""
+    def tile(value):
+        return np.broadcast_to(value, (2, 2) + value.shape).copy()
+
+    return Posterior(
+        tile(gm.weights_), tile(gm.means_ + shift), tile(gm.covariances_),
+        standardization=standardization,
+    )
+
+
+def test_refinement_reaches_the_maximum_likelihood(blobs_and_mle):
+    X, X_std, standardization, gm = blobs_and_mle
+    posterior = _posterior_near(gm, standardization, shift=0.05)
+    refined = refine_maximum_likelihood(X_std, posterior, reg_covar=1e-6)
+    assert refined is not None and refined.weights.shape == (1, 3)
+    # EM from the posterior mean climbs back to the maximum.
+    mle = gm.score(X_std) * len(X) + len(X) * standardization.log_det
+    summaries = posterior.summarize(X)
+    assert summaries.total_log_likelihood.max() < mle - 1.0
+    best = max_log_likelihood(X, posterior, refined)
+    assert_allclose(best, mle, atol=1e-3)
+    found = maximum_likelihood(X, posterior, reg_covar=1e-6, summaries=summaries)
+    assert_allclose(found.log_likelihood, best)
+    # Without a refinement, the best draw is the maximum.
+    assert_allclose(max_log_likelihood(X, posterior, None),
+                    summaries.total_log_likelihood.max())
+
+
+def test_refinement_towards_a_singularity_is_rejected(blobs_and_mle):
+    # A component on three (almost) coincident points: EM collapses its
+    # covariance onto them, far below the posterior mean's.
+    X, _, _, _ = blobs_and_mle
+    X = np.r_[X, [[20.0, 20.0], [20.0 + 1e-4, 20.0], [20.0, 20.0 + 1e-4]]]
+    standardization = Standardization.fit(X, "full")
+    X_std = standardization.transform(X)
+    gm = GaussianMixture(3, random_state=0).fit(X_std[:-3])
+    corner = X_std[-1]
+    posterior = Posterior(
+        np.broadcast_to(np.r_[gm.weights_ * 0.98, 0.02], (2, 2, 4)).copy(),
+        np.broadcast_to(np.r_[gm.means_, corner[None]], (2, 2, 4, 2)).copy(),
+        np.broadcast_to(
+            np.r_[gm.covariances_, 0.01 * np.eye(2)[None]], (2, 2, 4, 2, 2)
+        ).copy(),
+        standardization=standardization,
+    )
+    assert refine_maximum_likelihood(X_std, posterior, reg_covar=1e-6) is None
