@@ -7,16 +7,13 @@ A subclass validates its parameters and provides the start and the sampler
 (``_check_parameters``, ``_start``, ``_sample``).
 """
 
-import sys
-import warnings
-
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from skbayesmix import _criteria, _diagnostics, _maximum_likelihood
+from skbayesmix import _criteria, _diagnostics, _maximum_likelihood, _warnings
 from skbayesmix._covariance import (
     n_parameters,
     precision_cholesky,
@@ -24,23 +21,8 @@ from skbayesmix._covariance import (
 )
 from skbayesmix._posterior import Posterior
 from skbayesmix._relabel import relabel_features
-from skbayesmix._settings import OCCUPIED_COUNT, resolve
+from skbayesmix._settings import resolve
 from skbayesmix._standardize import Standardization
-
-
-def _caller_stacklevel():
-    """Stack level of the first caller outside skbayesmix and sklearn's fit wrapper.
-
-    Warnings issued during ``fit`` then point at the user's line, whether it called
-    ``fit`` or ``fit_predict``.
-    """
-    frame, level = sys._getframe(1), 1
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not (module.startswith("skbayesmix.") or module == "sklearn.base"):
-            break
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 class BaseBayesianMixture(DensityMixin, BaseEstimator):
@@ -74,6 +56,9 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     def fit_predict(self, X, y=None):
         """Fit the model and return the most probable component of each row of X.
 
+        The component with the largest posterior mean of p(z_i = k | x_i,
+        theta) over the draws; see :meth:`predict_proba` for new rows.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -106,21 +91,34 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         )
         X_std = standardization.transform(X)
         start = self._start(X_std, standardization, rng)
-        result = self._sample(X_std, start, rng)
+        result = self._sample(X_std, start, rng, standardization=standardization)
         self._posterior = self._relabelled_posterior(
             result, start, standardization, X.shape[0]
         )
         summaries = self._posterior.summarize(X)
+        modes = _diagnostics.chain_modes(
+            self._posterior.chain_memberships(X).argmax(-1)
+        )
+        if modes.max() > 0 and not _diagnostics.settled_modes(
+            self._posterior.samples(), modes
+        ):
+            modes = np.zeros_like(modes)
+        if modes.max() > 0:
+            self._posterior = self._posterior.with_chain_weights(
+                self._stacked_chain_weights(X, modes)
+            )
+            summaries = self._posterior.summarize(X)
         self._set_point_estimates()
         occupancy = self._set_occupancy(summaries.expected_counts)
         self._maximum_likelihood = _maximum_likelihood.maximum_likelihood(
-            X, self._posterior, reg_covar=self.reg_covar, summaries=summaries
+            X, self._posterior, reg_covar=self.reg_covar, summaries=summaries,
+            starts=[self._start_in_data_units(start, standardization)],
         )
         self.lower_bound_ = float(np.mean(summaries.log_predictive_density))
         self.n_iter_ = self.num_warmup + self.num_samples
         self._X_train = X
         self._sample_stats = result.sample_stats
-        self._set_diagnostics(result, *occupancy)
+        self._set_diagnostics(result, *occupancy, modes=modes)
         if self.verbose:
             print(_diagnostics.describe_fit(self))
         return summaries.memberships
@@ -144,6 +142,35 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             **options,
         )
 
+    def _start_in_data_units(self, start, standardization):
+        """Return the start as (weights, means, covariances) in data units."""
+        weights = start.values["weights"]
+        return (
+            weights / weights.sum(),
+            standardization.inverse_transform(start.values["means"]),
+            standardization.covariances_to_data(start.covariances(self.covariance_type)),
+        )
+
+    def _stacked_chain_weights(self, X, modes):
+        """Chain weights that stack the modes' leave-one-out predictions.
+
+        Each mode's PSIS-LOO pointwise log predictive density is computed from
+        its chains' draws; the modes are stacked
+        (:func:`skbayesmix._criteria.stacking_weights`) and a mode's weight is
+        shared equally by its chains.
+        """
+        log_lik = self._posterior.pointwise_log_likelihood(X)
+        n_modes = modes.max() + 1
+        pointwise = np.column_stack([
+            _criteria.information_criterion(log_lik[modes == mode], "loo")[
+                "pointwise"
+            ]
+            for mode in range(n_modes)
+        ])
+        mode_weights = _criteria.stacking_weights(pointwise)
+        counts = np.bincount(modes, minlength=n_modes)
+        return mode_weights[modes] / counts[modes]
+
     def _set_point_estimates(self):
         self.weights_, self.means_, self.covariances_ = (
             self._posterior.point_estimates()
@@ -157,16 +184,22 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
 
     def _set_occupancy(self, expected_counts):
         """Set the effective component counts; return (empty_fraction, occupied)."""
-        n_effective = np.sum(expected_counts >= OCCUPIED_COUNT, axis=1)
+        n_effective, median = _diagnostics.n_effective_components(expected_counts)
         self.n_effective_components_draws_ = n_effective.reshape(self._posterior.shape)
-        self.n_effective_components_ = int(np.round(np.median(n_effective)))
+        self.n_effective_components_ = median
         return _diagnostics.occupied_components(expected_counts)
 
-    def _set_diagnostics(self, result, empty_fraction, occupied):
+    def _set_diagnostics(self, result, empty_fraction, occupied, *, modes):
         self.posterior_samples_ = self._posterior.samples()
+        chain_weights = self._posterior.chain_weights
+        if chain_weights is None:
+            chain_weights = np.full(len(modes), 1.0 / len(modes))
         self.diagnostics_ = _diagnostics.fit_diagnostics(
             self.posterior_samples_,
             result.sample_stats,
+            covariance_type=self.covariance_type,
+            modes=modes,
+            chain_weights=chain_weights,
             occupied=occupied,
             component_sites=self._posterior.component_sites,
             dense_mass=self._settings.dense_mass,
@@ -182,9 +215,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             overfitted=overfitted,
             empty_fraction=empty_fraction,
         )
-        stacklevel = _caller_stacklevel()
+        self.diagnostics_["warnings"] = messages
+        stacklevel = _warnings.caller_stacklevel()
         for message in messages:
-            warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
+            _warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
 
     # --------------------------------------------------------------- prediction
 
@@ -200,7 +234,15 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         return X.astype(np.float64, copy=False), dtype
 
     def predict_proba(self, X):
-        """Posterior mean membership probability of each component.
+        """Posterior predictive probability that each row came from each component.
+
+        For a new point x this is sum_s w_sk N(x | mu_sk, Sigma_sk) /
+        sum_s p(x | theta_s) over the posterior draws s: the membership that
+        :meth:`score_samples`' predictive density implies, with the parameters
+        integrated out. :meth:`fit_predict` instead returns, for the training
+        rows, the argmax of the posterior mean of p(z_i = k | x_i, theta) (the
+        assignment z_i is a parameter of the fitted model there); the two
+        differ only where the posterior is uncertain.
 
         Parameters
         ----------
@@ -209,10 +251,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_components)
-            Mean over posterior draws of p(z = k | x, theta); rows sum to 1.
+            Rows sum to 1.
         """
         X, dtype = self._validate_X(X)
-        return self._posterior.memberships(X).astype(dtype, copy=False)
+        return self._posterior.predictive_memberships(X).astype(dtype, copy=False)
 
     def predict(self, X):
         """Most probable component of each row of X under the posterior.
@@ -227,7 +269,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_X(X)[0]
         # argmax in float64: float32 rounding could break near-ties differently.
-        return self._posterior.memberships(X).argmax(axis=1)
+        return self._posterior.predictive_memberships(X).argmax(axis=1)
 
     def score_samples(self, X):
         """Log posterior predictive density of each row of X.
@@ -285,14 +327,14 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     # ------------------------------------------------------ model comparison
 
     def _max_log_likelihood(self, X):
-        """Largest log-likelihood of X over the draws and the EM refinement."""
+        """Log-likelihood of X at the maximum-likelihood parameters of the fit."""
         X = self._validate_X(X)[0]
         if X is self._X_train or (
             X.shape == self._X_train.shape and np.array_equal(X, self._X_train)
         ):
             return self._maximum_likelihood.log_likelihood
-        return _maximum_likelihood.max_log_likelihood(
-            X, self._posterior, self._maximum_likelihood.refined
+        return _maximum_likelihood.log_likelihood_at_maximum(
+            X, self._posterior, self._maximum_likelihood
         )
 
     def _n_parameters(self):
@@ -303,13 +345,18 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     def bic(self, X):
         """Bayesian information criterion for X (lower is better).
 
-        The log-likelihood is the largest over the posterior draws and a
-        maximum-likelihood refinement of the posterior mean by a few EM steps
-        (so that, as in GaussianMixture, it is evaluated at the maximum of the
-        likelihood); the parameter count is GaussianMixture's for
-        ``n_components``, empty components included: an overfitted mixture is
-        penalised for every component it was given (compare models by
-        ``n_effective_components_``, :meth:`waic` or :meth:`loo` instead).
+        As in GaussianMixture, the log-likelihood is evaluated at the
+        maximum-likelihood parameters of the training data. They are found
+        once, at fit time, by EM (GaussianMixture's, with the same
+        ``reg_covar``) started from the posterior mean, or are the posterior
+        draw with the largest training likelihood when EM collapses a
+        component onto a singularity or does no better. Other data are only
+        evaluated at those parameters, so -2 log L is additive over disjoint
+        data sets, as a held-out score should be. The parameter count is
+        GaussianMixture's for ``n_components``, empty components included: an
+        overfitted mixture is penalised for every component it was given
+        (compare models by ``n_effective_components_``, :meth:`waic` or
+        :meth:`loo` instead).
 
         Parameters
         ----------
@@ -324,6 +371,9 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
 
     def aic(self, X):
         """Akaike information criterion for X (lower is better).
+
+        The log-likelihood is evaluated at the fit-time maximum-likelihood
+        parameters, as in :meth:`bic`.
 
         Parameters
         ----------
@@ -386,7 +436,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         )
         if result["warning"]:
             n_bad = int(np.sum(result["pareto_k"] > result["pareto_k_threshold"]))
-            warnings.warn(
+            _warnings.warn(
                 f"PSIS-LOO is unreliable: {n_bad} observations have Pareto k above "
                 f"{result['pareto_k_threshold']:.2f}. Increase num_samples, or "
                 "compare models by BIC or held-out score instead.",

@@ -7,16 +7,17 @@ posterior and everything read off it (``_posterior``), diagnostics
 (``_diagnostics``) and criteria (``_criteria``).
 """
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skbayesmix._base import BaseBayesianMixture, _caller_stacklevel
+from skbayesmix import _warnings
+from skbayesmix._base import BaseBayesianMixture
 from skbayesmix._covariance import COVARIANCE_TYPES
 from skbayesmix._initialization import choose_start, jittered_chain_values
+from skbayesmix._prior import model_hyperparameters
 
 
 class BayesianGMM(BaseBayesianMixture):
@@ -63,18 +64,45 @@ class BayesianGMM(BaseBayesianMixture):
         centre (or ``mean_prior``), in standardised units: 1.0 is one standard
         deviation of the data, a weakly informative prior.
 
+    covariance_prior : {'wishart', 'lkj'}, default='wishart'
+        Prior family of the covariances. 'wishart' (Fraley and Raftery [4]_): every
+        covariance is inverse-Wishart (its precision Wishart) with
+        ``degrees_of_freedom_prior`` and scale matrix ``covariance_prior_scale``
+        times the data's covariance; 'diag' and 'spherical' variances are
+        inverse-Gamma, the inverse-Wishart's marginal of one variance. Its
+        density vanishes as a covariance becomes singular, so no component can
+        collapse onto tied or rounded values. 'lkj': half-Cauchy standard
+        deviations (``scale_prior``) and an LKJ correlation
+        (``lkj_concentration``), the prior of the NumPyro tutorial; its density
+        is positive at singular covariances, where the likelihood is unbounded,
+        so on rounded data a component can collapse (only ``reg_covar`` bounds
+        it).
+
+    degrees_of_freedom_prior : float or None, default=None
+        Degrees of freedom of the inverse-Wishart prior ('wishart'); must exceed
+        ``n_features - 1``. None is ``n_features + 2``, the smallest integer
+        for which the prior has a mean, which is then the scale matrix
+        (Fraley and Raftery's default).
+
+    covariance_prior_scale : float, default=1.0
+        The inverse-Wishart scale matrix ('wishart') is this number times the
+        pooled within-cluster covariance of the start (k-means clusters, or the
+        start's mixture; its diagonal for 'diag', its mean variance for
+        'spherical'). With the default degrees of freedom it is the prior mean
+        of every covariance.
+
     scale_prior : float, default=1.0
         Scale of the half-Cauchy prior on component standard deviations, in
-        standardised units.
+        standardised units ('lkj' only).
 
     lkj_concentration : float, default=2.0
-        Concentration of the LKJ prior on correlation matrices ('full' and 'tied').
-        1.0 is uniform over correlations; 2.0 mildly favours weak correlations and
-        keeps NUTS away from degenerate, near-singular covariances.
+        Concentration of the LKJ prior on correlation matrices ('lkj' only,
+        'full' and 'tied'). 1.0 is uniform over correlations; 2.0 mildly
+        favours weak correlations.
 
     reg_covar : float, default=1e-6
-        Added to the diagonal of every covariance, in standardised units, so that
-        the fit stays invariant to rescaling the data.
+        Non-negative regularisation added to the diagonal of every covariance,
+        in data units, as in GaussianMixture.
 
     init_params : {'auto', 'kmeans', 'bic', 'bgmm'}, default='auto'
         How prior centres and chain starting values are chosen. 'kmeans'
@@ -108,8 +136,10 @@ class BayesianGMM(BaseBayesianMixture):
     num_samples : int, default=500
         Posterior draws kept per chain.
 
-    num_chains : int, default=2
-        Number of chains.
+    num_chains : int, default=4
+        Number of chains. Four, as Vehtari et al. (2021) recommend for R-hat,
+        and so that chains that settle in different modes of the posterior
+        are seen (see ``diagnostics_['n_modes']``).
 
     chain_method : {'sequential', 'vectorized'}, default='sequential'
         How chains run inside the single compiled program: one after the other
@@ -271,6 +301,9 @@ class BayesianGMM(BaseBayesianMixture):
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
         "weight_concentration": [Interval(Real, 0.0, None, closed="neither")],
         "mean_prior_scale": [Interval(Real, 0.0, None, closed="neither")],
+        "covariance_prior": [StrOptions({"wishart", "lkj"})],
+        "degrees_of_freedom_prior": [Interval(Real, 0.0, None, closed="neither"), None],
+        "covariance_prior_scale": [Interval(Real, 0.0, None, closed="neither")],
         "scale_prior": [Interval(Real, 0.0, None, closed="neither")],
         "lkj_concentration": [Interval(Real, 0.0, None, closed="neither")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
@@ -299,6 +332,9 @@ class BayesianGMM(BaseBayesianMixture):
         weight_concentration=0.5,
         weight_parameterization="auto",
         mean_prior_scale=1.0,
+        covariance_prior="wishart",
+        degrees_of_freedom_prior=None,
+        covariance_prior_scale=1.0,
         scale_prior=1.0,
         lkj_concentration=2.0,
         reg_covar=1e-6,
@@ -307,7 +343,7 @@ class BayesianGMM(BaseBayesianMixture):
         standardize=True,
         num_warmup=500,
         num_samples=500,
-        num_chains=2,
+        num_chains=4,
         chain_method="sequential",
         target_accept_prob=0.8,
         max_tree_depth=10,
@@ -320,6 +356,9 @@ class BayesianGMM(BaseBayesianMixture):
         self.weight_concentration = weight_concentration
         self.weight_parameterization = weight_parameterization
         self.mean_prior_scale = mean_prior_scale
+        self.covariance_prior = covariance_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior_scale = covariance_prior_scale
         self.scale_prior = scale_prior
         self.lkj_concentration = lkj_concentration
         self.reg_covar = reg_covar
@@ -348,12 +387,18 @@ class BayesianGMM(BaseBayesianMixture):
             )
         n_distinct = len(np.unique(X, axis=0))
         if n_distinct < self.n_components:
-            warnings.warn(
+            _warnings.warn(
                 f"X has only {n_distinct} distinct rows, fewer than n_components = "
                 f"{self.n_components}: some components have no data of their own. "
                 f"Reduce n_components to at most {n_distinct}.",
                 ConvergenceWarning,
-                stacklevel=_caller_stacklevel(),
+                stacklevel=_warnings.caller_stacklevel(),
+            )
+        dof = self.degrees_of_freedom_prior
+        if dof is not None and dof <= n_features - 1:
+            raise ValueError(
+                "degrees_of_freedom_prior must be greater than n_features - 1 = "
+                f"{n_features - 1}, got {dof}"
             )
         if self.mean_prior is not None:
             mean_prior = np.asarray(self.mean_prior, dtype=np.float64)
@@ -387,25 +432,19 @@ class BayesianGMM(BaseBayesianMixture):
             start = start._replace(prior_loc=prior_loc)
         return start
 
-    def _sample(self, X_std, start, rng):
+    def _sample(self, X_std, start, rng, *, standardization):
         """Run NUTS from jittered copies of the start."""
         from skbayesmix import _inference  # the JAX boundary, imported on first fit
 
+        prior, start = model_hyperparameters(self, X_std, start, standardization)
         chain_values = jittered_chain_values(
             start.values, num_chains=self.num_chains, random_state=rng
         )
-        prior = {
-            "weight_concentration": self.weight_concentration,
-            "mean_prior_loc": start.prior_loc,
-            "mean_prior_scale": self.mean_prior_scale,
-            "scale_prior": self.scale_prior,
-            "lkj_concentration": self.lkj_concentration,
-            "reg_covar": self.reg_covar,
-        }
         structure = _inference.ModelStructure(
             self.n_components,
             self.covariance_type,
             self._settings.weight_parameterization,
+            self.covariance_prior,
         )
         settings = _inference.SamplerSettings(
             num_warmup=self.num_warmup,

@@ -1,14 +1,12 @@
 """Fitting and scoring the selector's candidates (runs in joblib workers)."""
 
-import os
-import threading
 import time
-import warnings
-from contextlib import nullcontext
+from collections.abc import Mapping
 
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
 from skbayesmix._covariance import COVARIANCE_TYPES, n_parameters
 from skbayesmix._criteria import (
@@ -17,7 +15,7 @@ from skbayesmix._criteria import (
     elpd_differences,
     membership_entropy,
 )
-from skbayesmix._warnings import ignored_warnings
+from skbayesmix._warnings import collected_warnings, quiet_fit, warn
 
 # Per-candidate values, one column each of ``cv_results_``.
 SCORE_KEYS = (
@@ -26,11 +24,12 @@ SCORE_KEYS = (
 )
 
 
-def information_criteria(estimator, X, quiet_loo=True):
+def information_criteria(estimator, X):
     """Every criterion the fitted estimator supports; NaN for the others.
 
-    With ``quiet_loo``, the estimator's own Pareto-k warning is dropped: the
-    selector issues one per candidate, naming it.
+    The estimator's own Pareto-k warning (a ConvergenceWarning issued through
+    :func:`skbayesmix._warnings.warn` by ``loo()``) is dropped: the selector
+    words its own, for the chosen candidate and criterion 'loo' only.
 
     Returns
     -------
@@ -55,8 +54,11 @@ def information_criteria(estimator, X, quiet_loo=True):
         scores["p_waic"] = float(result.get("p", nan))
         ic_results["waic"] = result
     if hasattr(estimator, "loo"):
-        with ignored_warnings(ConvergenceWarning) if quiet_loo else nullcontext():
+        with collected_warnings() as issued:
             result = estimator.loo()
+        for category, message in issued:
+            if not issubclass(category, ConvergenceWarning):
+                warn(message, category)
         scores["elpd_loo"] = float(result["elpd"])
         scores["se_elpd_loo"] = float(result.get("se", nan))
         scores["p_loo"] = float(result.get("p", nan))
@@ -70,33 +72,56 @@ def information_criteria(estimator, X, quiet_loo=True):
     return scores, ic_results
 
 
-def fit_and_evaluate(estimator, X, caller_pid):
+def fit_and_evaluate(estimator, X):
     """Fit one candidate and compute its criteria (runs in a joblib worker).
 
-    Warnings are recorded and returned rather than shown, so that they reach
-    the caller from worker processes too, tagged with the candidate. Recording
-    swaps the process-wide warning filters, which is unsafe while other threads
-    of the caller's process do the same; in a thread of the caller's process
-    (threading backend, Dask with ``processes=False``) warnings therefore pass
-    through unrecorded.
+    Warnings issued through :func:`skbayesmix._warnings.warn` (every warning of
+    :class:`BayesianGMM`) are collected rather than shown, in a worker thread or
+    process alike, and returned, so that the selector shows those of the chosen
+    candidate only. The process-wide warning filters are not touched.
+
+    Returns
+    -------
+    estimator : estimator object
+        The fitted candidate.
+    scores : dict of float
+    ic_results : dict
+    fit_time, score_time : float
+    issued : list of (type, str)
+        The collected ``(category, message)`` pairs.
     """
-    record = (
-        os.getpid() != caller_pid
-        or threading.current_thread() is threading.main_thread()
-    )
-    context = warnings.catch_warnings(record=True) if record else nullcontext([])
-    with context as caught:
-        if record:
-            # Other categories keep the process's filters.
-            warnings.simplefilter("always", ConvergenceWarning)
+    with collected_warnings() as issued:
         start = time.perf_counter()
-        estimator.fit(X)
+        _fit(estimator, X)
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
-        scores, ic_results = information_criteria(estimator, X, quiet_loo=record)
+        scores, ic_results = information_criteria(estimator, X)
         score_time = time.perf_counter() - start
-    issued = [(w.category, str(w.message)) for w in caught]
     return estimator, scores, ic_results, fit_time, score_time, issued
+
+
+def _fit(estimator, X):
+    """Fit a candidate; scikit-learn's own mixtures without their warnings.
+
+    Their EM runs through :func:`~skbayesmix._warnings.quiet_fit`, and a
+    non-converged fit is reported through :func:`~skbayesmix._warnings.warn`
+    like a BayesianGMM's.
+    """
+    plain_mixture = isinstance(
+        estimator, (GaussianMixture, BayesianGaussianMixture)
+    ) and (type(estimator).fit, type(estimator).fit_predict) == (
+        GaussianMixture.fit, GaussianMixture.fit_predict
+    )
+    if not plain_mixture:
+        estimator.fit(X)
+        return
+    quiet_fit(estimator, X)
+    if not estimator.converged_:
+        warn(
+            f"EM did not converge in max_iter={estimator.max_iter} iterations "
+            f"(tol={estimator.tol:g}). Increase max_iter or tol.",
+            ConvergenceWarning,
+        )
 
 
 def describe(estimator):
@@ -148,10 +173,52 @@ def results_table(fitted, scores, ic_results, candidate_params, X):
         # Larger is better here; missing values rank last, as in GridSearchCV.
         value = np.where(np.isfinite(value), value, -np.inf)
         results[f"rank_{key}"] = rankdata(-value, method="min").astype(np.int32)
+    results.update(diagnostic_columns(fitted))
     results["fit_time"] = np.array([s["fit_time"] for s in scores])
     results["score_time"] = np.array([s["score_time"] for s in scores])
     results["params"] = [dict(params) for params in candidate_params]
     return results
+
+
+def diagnostic_columns(fitted):
+    """Sampler diagnostics of each fitted candidate, as ``cv_results_`` columns.
+
+    Read from ``diagnostics_`` (``max_r_hat``, ``min_ess_bulk``,
+    ``divergences``, ``n_modes``, 1 when absent) and ``converged_``; NaN, or
+    masked in integer and boolean columns, for an estimator without them.
+
+    Returns
+    -------
+    columns : dict
+        ``max_r_hat``, ``min_ess_bulk`` (float), ``divergences``, ``n_modes``
+        (masked int) and ``converged`` (masked bool), each (n_candidates,).
+    """
+    diagnostics = []
+    for estimator in fitted:
+        value = getattr(estimator, "diagnostics_", None)
+        diagnostics.append(value if isinstance(value, Mapping) else {})
+
+    def floats(key):
+        return np.array([d.get(key, np.nan) for d in diagnostics], dtype=float)
+
+    def masked(values, dtype):
+        present = [value is not None for value in values]
+        filled = [value if ok else 0 for value, ok in zip(values, present)]
+        return np.ma.MaskedArray(
+            np.array(filled, dtype=dtype), mask=np.logical_not(present)
+        )
+
+    return {
+        "max_r_hat": floats("max_r_hat"),
+        "min_ess_bulk": floats("min_ess_bulk"),
+        "divergences": masked([d.get("divergences") for d in diagnostics], int),
+        "converged": masked(
+            [getattr(estimator, "converged_", None) for estimator in fitted], bool
+        ),
+        "n_modes": masked(
+            [d.get("n_modes", 1) if d else None for d in diagnostics], int
+        ),
+    }
 
 
 def candidate_grid(selector, estimator, X):

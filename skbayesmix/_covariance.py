@@ -52,7 +52,9 @@ def _matrix_from_factors(scales, corr_cholesky, reg_covar, xp, n_components):
     if n_components is not None:  # a shared (tied) factor, one copy per component
         chol = xp.broadcast_to(chol, (n_components,) + chol.shape)
     covariance = chol @ xp.swapaxes(chol, -1, -2)
-    return covariance + reg_covar * xp.eye(covariance.shape[-1])
+    if xp.ndim(reg_covar) == 0:  # a number: that multiple of the identity
+        reg_covar = reg_covar * xp.eye(covariance.shape[-1])
+    return covariance + reg_covar
 
 
 def _variances_from_scales(scales, corr_cholesky, reg_covar, xp, n_components):
@@ -72,7 +74,7 @@ def covariance_from_factors(
 ):
     """Covariances from standard deviations and correlation Cholesky factors.
 
-    ``Sigma = diag(s) L L' diag(s) + reg_covar I`` for 'full' and 'tied',
+    ``Sigma = diag(s) L L' diag(s) + reg_covar`` for 'full' and 'tied',
     ``s**2 + reg_covar`` for 'diag' and 'spherical'. ``xp`` is the array
     namespace (NumPy, or ``jax.numpy`` inside the model), so the model and the
     fitted estimator share one formula.
@@ -85,7 +87,10 @@ def covariance_from_factors(
     corr_cholesky : array or None
         Lower Cholesky factors of the correlations, (..., D, D) per scale
         vector; None for one feature and for 'diag' and 'spherical'.
-    reg_covar : float
+    reg_covar : float or array
+        Added to every covariance: a number (times the identity), or an array
+        shaped like one covariance of the type, (D, D) or (D,) (see
+        :meth:`~skbayesmix._standardize.Standardization.regularization`).
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     xp : module, default=numpy
     n_components : int, default=None
@@ -99,6 +104,62 @@ def covariance_from_factors(
     return _FROM_FACTORS[covariance_type](
         scales, corr_cholesky, reg_covar, xp, n_components
     )
+
+
+def bartlett_factor(log_diagonal, off_diagonal, *, xp=np):
+    """Lower-triangular ``A`` with ``exp(log_diagonal)`` on its diagonal.
+
+    ``off_diagonal`` (..., D(D-1)/2) fills the strictly lower triangle row by
+    row (NumPy's ``tril_indices(D, -1)`` order); None for one feature.
+    """
+    n_features = log_diagonal.shape[-1]
+    factor = xp.exp(log_diagonal)[..., None] * xp.eye(n_features)
+    if off_diagonal is None:
+        return factor
+    rows, cols = np.tril_indices(n_features, -1)
+    if xp is np:
+        factor[..., rows, cols] = off_diagonal
+        return factor
+    return factor.at[..., rows, cols].set(off_diagonal)
+
+
+def covariance_from_bartlett(log_diagonal, off_diagonal, root, *, xp=np):
+    """Covariance ``R (A A')^-1 R'`` of a Bartlett factor ``A`` relative to ``R``.
+
+    If the diagonal entries of ``A`` squared are chi-square with ``dof - i``
+    degrees of freedom (i = 0..D-1) and the others standard normal, ``A A'``
+    is Wishart(dof, I) and the covariance inverse-Wishart(dof, R R')
+    (Bartlett's decomposition); the model gives ``A`` another density when
+    its root is not the prior's.
+
+    Parameters
+    ----------
+    log_diagonal : array of shape (..., D)
+    off_diagonal : array of shape (..., D(D-1)/2) or None
+    root : array of shape (..., D, D)
+        Lower-triangular, broadcast against the factors.
+    xp : module, default=numpy
+    """
+    inverse = xp.linalg.inv(bartlett_factor(log_diagonal, off_diagonal, xp=xp))
+    factor = inverse @ xp.swapaxes(root, -1, -2)
+    return xp.swapaxes(factor, -1, -2) @ factor
+
+
+def bartlett_from_covariances(covariances, root):
+    """Inverse of :func:`covariance_from_bartlett`: (log_diagonal, off_diagonal).
+
+    ``off_diagonal`` is None for one feature.
+    """
+    covariances = np.asarray(covariances, dtype=float)
+    root = np.asarray(root, dtype=float)
+    precision = np.swapaxes(root, -1, -2) @ np.linalg.inv(covariances) @ root
+    factor = np.linalg.cholesky(precision)
+    n_features = covariances.shape[-1]
+    log_diagonal = np.log(np.diagonal(factor, axis1=-2, axis2=-1))
+    if n_features == 1:
+        return log_diagonal, None
+    rows, cols = np.tril_indices(n_features, -1)
+    return log_diagonal, factor[..., rows, cols]
 
 
 def _matrix_precision_cholesky(covariances):
@@ -285,9 +346,9 @@ def unit_factor(scale, covariance_type):
 
 
 def _matrix_noise(covariances, draw_index, labels, noise, per_component):
-    cov = covariances[draw_index]
-    if per_component:
-        cov = cov[np.arange(len(labels)), labels]
+    # Index draw and component together: covariances[draw_index] alone would
+    # copy every component's matrix for every row, (n, K, D, D).
+    cov = covariances[draw_index, labels] if per_component else covariances[draw_index]
     return np.einsum("nij,nj->ni", np.linalg.cholesky(cov), noise)
 
 
@@ -421,6 +482,23 @@ def pad_components(covariances, n_surplus, data_covariance, covariance_type):
     if padding is None:
         return covariances
     return np.concatenate([covariances, padding])
+
+
+_PRIOR_SCALE = {
+    "full": lambda pooled: pooled,
+    "tied": lambda pooled: pooled,
+    "diag": lambda pooled: np.diag(pooled).copy(),
+    "spherical": lambda pooled: np.float64(np.mean(np.diag(pooled))),
+}
+
+
+def typed_covariance(matrix, covariance_type):
+    """One (D, D) covariance in the type's shape of one covariance.
+
+    (D, D) for 'full' and 'tied', its diagonal for 'diag', the mean of its
+    diagonal for 'spherical'.
+    """
+    return _PRIOR_SCALE[covariance_type](np.asarray(matrix, dtype=float))
 
 
 _FEATURE_SCALE = {

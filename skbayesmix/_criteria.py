@@ -1,16 +1,28 @@
 """Model comparison: BIC/AIC/ICL, WAIC/PSIS-LOO and the selection rule.
 
 WAIC and PSIS-LOO are ArviZ's (:func:`arviz.waic`, :func:`arviz.loo`) on the
-per-observation log-likelihood, and candidates are compared with
-:func:`arviz.compare`; this module keeps ArviZ's ``ELPDData`` results rather
-than copies of their formulas. It also holds the selector's rule.
+per-observation log-likelihood, kept as ArviZ's ``ELPDData``. Where the
+top-level function would warn, with no flag to stop it, the same ``ELPDData``
+is assembled from ArviZ's lower-level functions instead (:func:`arviz.psislw`),
+and the warning becomes its ``warning`` field: warnings.catch_warnings is not
+safe beside other threads (see :mod:`skbayesmix._warnings`). The standard
+error of elpd differences is :func:`arviz.compare`'s ``dse``. The module also
+holds the selector's rule.
 """
 
 import numpy as np
+import xarray as xr
 
 from skbayesmix._diagnostics import az
 from skbayesmix._settings import NEGLIGIBLE_ELPD_DIFFERENCE
-from skbayesmix._warnings import ignored_warnings
+
+# ArviZ's own logsumexp (imported through _diagnostics, which imports ArviZ
+# quietly), so that the values assembled here are ArviZ's to the last bit.
+_logsumexp = az.stats.stats_utils.logsumexp
+
+# arviz.waic warns when some posterior variance of the log predictive density
+# exceeds this (Vehtari, Gelman and Gabry 2017, section 2.2).
+WAIC_VARIANCE_WARNING = 0.4
 
 # Criteria whose value is an elpd (higher is better); the others are deviances.
 ELPD_CRITERIA = ("waic", "loo")
@@ -61,21 +73,14 @@ def information_criterion(log_likelihood, method, *, posterior=None):
         (n_samples,), ``warning``, ``elpd_data`` (ArviZ's ``ELPDData``), and for
         LOO ``pareto_k`` (n_samples,) and ``pareto_k_threshold``.
     """
-    groups = {"log_likelihood": {"x": log_likelihood}}
-    varying = _varying(posterior) if method == "loo" else None
-    if varying is not None:
-        groups["posterior"] = varying
-    idata = az.from_dict(**groups)
+    log_likelihood = np.asarray(log_likelihood, dtype=np.float64)
     # Constant quantities divide by zero in the ESS; np.errstate, unlike
-    # catch_warnings, is thread-safe. ArviZ's own warnings are reported through
-    # ``warning``.
-    with np.errstate(divide="ignore", invalid="ignore"), ignored_warnings():
+    # catch_warnings, is thread-safe.
+    with np.errstate(divide="ignore", invalid="ignore"):
         if method == "loo":
-            # Without a posterior group ArviZ needs the relative efficiency.
-            reff = None if varying is not None else 1.0
-            res = az.loo(idata, pointwise=True, reff=reff, scale="log")
+            res = _loo(log_likelihood, _varying(posterior))
         else:
-            res = az.waic(idata, pointwise=True, scale="log")
+            res = _waic(log_likelihood)
     result = {
         "elpd": float(res[f"elpd_{method}"]),
         "se": float(res["se"]),
@@ -90,32 +95,113 @@ def information_criterion(log_likelihood, method, *, posterior=None):
     return result
 
 
+# arviz.waic and arviz.loo are followed step by step below rather than called:
+# both warn with no flag to stop them (posterior variance of the log predictive
+# density above 0.4; Pareto k above the threshold), and their xarray operations
+# swap the process-wide warning filters, which garbles them when fits run in
+# threads. The Pareto smoothing, the ESS, the log-sum-exp and the result object
+# are ArviZ's own.
+
+
+def _by_observation(log_likelihood):
+    """(n_samples, chain * draw) view, the draws in ArviZ's stacking order."""
+    n_chains, n_draws, n_obs = log_likelihood.shape
+    return log_likelihood.reshape(n_chains * n_draws, n_obs).T
+
+
+def _row_logsumexp(values, **kwargs):
+    """ArviZ's logsumexp of each row, as its ufunc wrapper applies it."""
+    return np.array([_logsumexp(row, **kwargs) for row in values], dtype=np.float64)
+
+
+def _pointwise_array(values, name):
+    """Per-observation values as ArviZ returns them: a DataArray over x_dim_0."""
+    return xr.DataArray(
+        values, dims=["x_dim_0"], coords={"x_dim_0": np.arange(len(values))},
+        name=name,
+    )
+
+
+def _waic(log_likelihood):
+    """:func:`arviz.waic` (log scale, pointwise) by its own recipe.
+
+    ``warning`` is set where ArviZ would warn: some posterior variance of the
+    log predictive density exceeds 0.4.
+    """
+    draws = _by_observation(log_likelihood)
+    n_obs, n_samples = draws.shape
+    variance = np.var(draws, axis=1)
+    waic_i = _row_logsumexp(draws, b_inv=n_samples) - variance
+    return az.ELPDData(
+        data=[np.sum(waic_i), (n_obs * np.var(waic_i)) ** 0.5, np.sum(variance),
+              n_samples, n_obs, bool(np.any(variance > WAIC_VARIANCE_WARNING)),
+              _pointwise_array(waic_i, "waic_i"), "log"],
+        index=["elpd_waic", "se", "p_waic", "n_samples", "n_data_points",
+               "warning", "waic_i", "scale"],
+    )
+
+
+def _loo(log_likelihood, posterior):
+    """:func:`arviz.loo` (log scale, pointwise) by its own recipe.
+
+    Pareto smoothing by :func:`arviz.psislw`, with ArviZ's relative efficiency:
+    the mean ESS (:func:`arviz.ess`) of the posterior's sites over the number
+    of draws; 1 without a posterior or with one chain. ``warning`` is set where
+    ArviZ would warn: some Pareto k exceeds ``good_k``.
+    """
+    draws = _by_observation(log_likelihood)
+    n_obs, n_samples = draws.shape
+    reff = 1.0
+    if posterior is not None and log_likelihood.shape[0] > 1:
+        ess = az.ess(_posterior_dataset(posterior), method="mean")
+        reff = np.hstack([ess[v].values.flatten() for v in ess.data_vars]).mean()
+        reff /= n_samples
+    log_weights, pareto_k = az.psislw(-draws, reff)
+    log_weights += draws
+    good_k = min(1 - 1 / np.log10(n_samples), 0.7)
+    loo_i = _row_logsumexp(log_weights)
+    elpd = loo_i.sum()
+    lppd = np.sum(_row_logsumexp(draws, b_inv=n_samples))
+    return az.ELPDData(
+        data=[elpd, (n_obs * np.var(loo_i)) ** 0.5, lppd - elpd, n_samples, n_obs,
+              bool(np.any(pareto_k > good_k)), _pointwise_array(loo_i, "loo_i"),
+              _pointwise_array(pareto_k, "pareto_shape"), "log", good_k],
+        index=["elpd_loo", "se", "p_loo", "n_samples", "n_data_points",
+               "warning", "loo_i", "pareto_k", "scale", "good_k"],
+    )
+
+
+def _posterior_dataset(posterior):
+    """Return the posterior as an xarray Dataset with ArviZ's dimension names.
+
+    Built directly rather than by ``arviz.from_dict``, which warns when there
+    are more chains than draws.
+    """
+    return xr.Dataset(
+        {
+            name: (
+                ("chain", "draw")
+                + tuple(f"{name}_dim_{i}" for i in range(np.ndim(value) - 2)),
+                np.asarray(value),
+            )
+            for name, value in posterior.items()
+        }
+    )
+
+
 # ------------------------------------------------------------------ selection
 
 
-def _elpd_data(result, method, n_samples):
-    """ArviZ ``ELPDData`` of an estimator's waic()/loo() result, or None.
-
-    BayesianGMM returns ArviZ's own; for another estimator's dict with
-    per-observation values one is assembled from them.
-    """
+def _pointwise(result, method, n_samples):
+    """Per-observation elpd of an estimator's waic()/loo() result, or None."""
     if result is None:
         return None
-    if result.get("elpd_data") is not None:
-        return result["elpd_data"]
     pointwise = result.get("pointwise")
+    if pointwise is None and result.get("elpd_data") is not None:
+        pointwise = result["elpd_data"].get(f"{method}_i")
     if pointwise is None or np.shape(pointwise) != (n_samples,):
         return None
-    from arviz.stats.stats_utils import ELPDData
-    from xarray import DataArray
-
-    return ELPDData(
-        data=[result["elpd"], result.get("se", np.nan), result.get("p", np.nan),
-              bool(result.get("warning", False)), DataArray(np.asarray(pointwise)),
-              "log"],
-        index=[f"elpd_{method}", "se", f"p_{method}", "warning", f"{method}_i",
-               "scale"],
-    )
+    return np.asarray(pointwise, dtype=np.float64)
 
 
 def elpd_differences(elpd, results, *, method, n_samples):
@@ -123,6 +209,8 @@ def elpd_differences(elpd, results, *, method, n_samples):
 
     The standard error of a difference is :func:`arviz.compare`'s ``dse``, from
     the paired per-observation contributions; NaN where those are missing.
+    It is computed here from the same values: ``arviz.compare`` itself sorts
+    with a pandas idiom that pandas >= 3.1 deprecates (a warning at every call).
 
     Parameters
     ----------
@@ -143,18 +231,16 @@ def elpd_differences(elpd, results, *, method, n_samples):
         return diff, dse
     best = int(np.nanargmax(np.where(finite, elpd, -np.inf)))
     diff[finite] = elpd[best] - elpd[finite]
-    paired = {
-        index: _elpd_data(results[index], method, n_samples)
+    pointwise = {
+        index: _pointwise(results[index], method, n_samples)
         for index in np.flatnonzero(finite)
     }
-    paired = {index: data for index, data in paired.items() if data is not None}
-    if best not in paired:
+    if pointwise.get(best) is None:
         return diff, dse
-    # ArviZ 0.23 sorts with a pandas idiom that pandas >= 3.1 deprecates.
-    with ignored_warnings(DeprecationWarning, FutureWarning):
-        table = az.compare(paired, ic=method, method="pseudo-BMA", scale="log")
-    for index in paired:
-        dse[index] = float(table.loc[index, "dse"])
+    for index, values in pointwise.items():
+        if values is not None:
+            paired = pointwise[best] - values
+            dse[index] = np.sqrt(len(paired) * np.var(paired))
     return diff, dse
 
 
@@ -193,3 +279,42 @@ def select(results, criterion):
         (-elpd[eligible], results["n_components"][eligible], complexity[eligible])
     )
     return int(eligible[order[0]])
+
+
+def stacking_weights(pointwise):
+    """Stacking weights of predictive distributions (Yao et al. 2018, 2022).
+
+    The weights w on the simplex that maximise sum_i log sum_m w_m
+    exp(pointwise[i, m]), the leave-one-out log score of the combined
+    predictive distribution. Yao, Vehtari and Gelman (2022, "Stacking for
+    non-mixing Bayesian computations") stack chains that settled in different
+    modes this way; it is :func:`arviz.compare`'s ``method='stacking'``.
+
+    Parameters
+    ----------
+    pointwise : ndarray of shape (n_samples, n_models)
+        Leave-one-out log predictive density of every row under every model.
+
+    Returns
+    -------
+    weights : ndarray of shape (n_models,)
+    """
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp, softmax
+
+    pointwise = np.asarray(pointwise, dtype=float)
+    n_models = pointwise.shape[1]
+    if n_models == 1:
+        return np.ones(1)
+
+    def objective(logits):
+        log_weights = logits - logsumexp(logits)
+        combined = pointwise + log_weights
+        total = logsumexp(combined, axis=1)
+        # d/d logits of -sum_i log sum_m w_m p_im, through the softmax.
+        share = np.exp(combined - total[:, None]).sum(axis=0)
+        weights = np.exp(log_weights)
+        return -total.sum(), -(share - weights * pointwise.shape[0])
+
+    result = minimize(objective, np.zeros(n_models), jac=True, method="L-BFGS-B")
+    return softmax(result.x)

@@ -14,13 +14,30 @@ import numpy as np
 from skbayesmix._covariance import full_matrices
 
 MixtureDraws = namedtuple(
-    "MixtureDraws", ["weights", "means", "precisions_cholesky", "covariance_type"]
+    "MixtureDraws",
+    ["weights", "means", "precisions_cholesky", "covariance_type", "draw_weights"],
+    defaults=(None,),
 )
 MixtureDraws.__doc__ = """Flattened posterior draws of a Gaussian mixture.
 
 weights : (n_draws, n_components); means : (n_draws, n_components, n_features);
-precisions_cholesky : per draw, scikit-learn's shape for ``covariance_type``.
+precisions_cholesky : per draw, scikit-learn's shape for ``covariance_type``;
+draw_weights : (n_draws,) summing to one, or None for equal weights (how the
+draws are averaged; see :func:`skbayesmix._diagnostics.chain_modes`).
 """
+
+
+def _draw_weights(draws):
+    """Return the draws' averaging weights, (n_draws,), summing to one."""
+    if draws.draw_weights is None:
+        n_draws = draws.weights.shape[0]
+        return np.full(n_draws, 1.0 / n_draws)
+    return draws.draw_weights
+
+
+def _log_draw_weights(draws):
+    with np.errstate(divide="ignore"):
+        return np.log(_draw_weights(draws))
 
 # Largest number of float64 intermediate elements one block may hold (about 64 MB).
 MAX_ELEMENTS = 2**23
@@ -95,22 +112,47 @@ def _weighted_log_prob(X, draws, draw_index):
 
 
 def posterior_memberships(X, draws, *, max_elements=MAX_ELEMENTS):
-    """Posterior mean of p(z = k | x, theta) over the draws.
+    """Posterior mean of p(z = k | x, theta) over the (weighted) draws.
 
     Returns
     -------
     proba : ndarray of shape (n_samples, n_components)
     """
     n_samples = X.shape[0]
-    n_draws, n_components = draws.weights.shape
+    n_components = draws.weights.shape[1]
+    draw_weights = _draw_weights(draws)
     proba = np.zeros((n_samples, n_components))
     for draw_index, rows in _blocks(draws, n_samples, max_elements):
         weighted = _weighted_log_prob(X[rows], draws, draw_index)
         weighted -= np.max(weighted, axis=-1, keepdims=True)
         np.exp(weighted, out=weighted)
         weighted /= np.sum(weighted, axis=-1, keepdims=True)
-        proba[rows] += weighted.sum(axis=0)
-    return proba / n_draws
+        proba[rows] += np.tensordot(draw_weights[draw_index], weighted, axes=1)
+    return proba
+
+
+def predictive_memberships(X, draws, *, max_elements=MAX_ELEMENTS):
+    """Memberships under the posterior predictive, per row.
+
+    sum_s w_sk N(x | theta_sk) / sum_s p(x | theta_s): the probability that a
+    new point x came from component k, given the data, with the parameters
+    integrated out (a ratio of posterior means, where
+    :func:`posterior_memberships` is a mean of ratios).
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_components)
+    """
+    n_samples = X.shape[0]
+    n_components = draws.weights.shape[1]
+    log_draw_weights = _log_draw_weights(draws)
+    log_joint = np.full((n_samples, n_components), -np.inf)
+    for draw_index, rows in _blocks(draws, n_samples, max_elements):
+        weighted = _weighted_log_prob(X[rows], draws, draw_index)
+        weighted += log_draw_weights[draw_index, None, None]
+        log_joint[rows] = np.logaddexp(log_joint[rows], _logsumexp(weighted, axis=0))
+    log_joint -= _logsumexp(log_joint, axis=-1, keepdims=True)
+    return np.exp(log_joint)
 
 
 def log_predictive_density(X, draws, *, max_elements=MAX_ELEMENTS):
@@ -121,12 +163,13 @@ def log_predictive_density(X, draws, *, max_elements=MAX_ELEMENTS):
     log_density : ndarray of shape (n_samples,)
     """
     n_samples = X.shape[0]
-    n_draws = draws.weights.shape[0]
+    log_draw_weights = _log_draw_weights(draws)
     total = np.full(n_samples, -np.inf)
     for draw_index, rows in _blocks(draws, n_samples, max_elements):
         log_lik = _logsumexp(_weighted_log_prob(X[rows], draws, draw_index), axis=-1)
+        log_lik += log_draw_weights[draw_index, None]
         total[rows] = np.logaddexp(total[rows], _logsumexp(log_lik, axis=0))
-    return total - np.log(n_draws)
+    return total
 
 
 def pointwise_log_likelihood(X, draws, *, max_elements=MAX_ELEMENTS):
@@ -165,6 +208,8 @@ def draw_summaries(X, draws, *, max_elements=MAX_ELEMENTS):
     """
     n_samples = X.shape[0]
     n_draws, n_components = draws.weights.shape
+    draw_weights = _draw_weights(draws)
+    log_draw_weights = _log_draw_weights(draws)
     total = np.zeros(n_draws)
     counts = np.zeros((n_draws, n_components))
     log_density = np.full(n_samples, -np.inf)
@@ -174,12 +219,11 @@ def draw_summaries(X, draws, *, max_elements=MAX_ELEMENTS):
         log_lik = _logsumexp(weighted, axis=-1, keepdims=True)
         total[draw_index] += log_lik[..., 0].sum(axis=1)
         log_density[rows] = np.logaddexp(
-            log_density[rows], _logsumexp(log_lik[..., 0], axis=0)
+            log_density[rows],
+            _logsumexp(log_lik[..., 0] + log_draw_weights[draw_index, None], axis=0),
         )
         weighted -= log_lik
         np.exp(weighted, out=weighted)
         counts[draw_index] += weighted.sum(axis=1)
-        memberships[rows] += weighted.sum(axis=0)
-    return DrawSummaries(
-        total, counts, log_density - np.log(n_draws), memberships / n_draws
-    )
+        memberships[rows] += np.tensordot(draw_weights[draw_index], weighted, axes=1)
+    return DrawSummaries(total, counts, log_density, memberships)

@@ -5,21 +5,30 @@ dict (R-hat, ESS, divergences, sampler statistics, occupied components), whether
 the fit converged, the warnings it raises and the summary it prints.
 """
 
+import threading
 import warnings
 
 import numpy as np
 
+from skbayesmix._covariance import n_parameters
 from skbayesmix._settings import (
     MIN_ESS_PER_CHAIN,
+    MODE_LABEL_DISAGREEMENT,
+    MODE_STATIONARY_R_HAT,
     OCCUPIED_COUNT,
     OCCUPIED_FRACTION,
     OVERFITTED_CONCENTRATION,
-    R_HAT_THRESHOLD,
+    r_hat_threshold,
 )
 
-with warnings.catch_warnings():
-    # ArviZ 0.2x announces its 1.0 refactor with a FutureWarning at import.
-    warnings.simplefilter("ignore", FutureWarning)
+if threading.active_count() == 1:
+    # ArviZ 0.2x announces its 1.0 refactor with a FutureWarning at import, once
+    # a day. catch_warnings swaps the process-wide filters, which is safe only
+    # while no other thread runs (skbayesmix._warnings); otherwise it may show.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        import arviz as az
+else:
     import arviz as az
 
 
@@ -88,10 +97,144 @@ def convergence_summary(posterior):
     return summary
 
 
+def chain_modes(chain_labels):
+    """Group the chains by the mode of the posterior each settled in.
+
+    Two chains sampled the same mode when their hard memberships of the
+    training rows (argmax of each chain's mean memberships) differ on at most
+    ``MODE_LABEL_DISAGREEMENT`` of the rows (or one row): modes of a mixture
+    posterior are different clusterings of the data. Slow mixing within one
+    mode moves a chain's log density but rarely its clustering, so this also
+    keeps a short or poorly adapted run from being called multimodal. Modes
+    are the groups of chains linked by that relation.
+
+    Parameters
+    ----------
+    chain_labels : ndarray of shape (n_chains, n_samples)
+
+    Returns
+    -------
+    modes : ndarray of shape (n_chains,), dtype=int
+        The mode of every chain, numbered in order of first appearance.
+    """
+    n_chains, n_samples = chain_labels.shape
+    allowed = max(1, int(MODE_LABEL_DISAGREEMENT * n_samples))
+    modes = np.full(n_chains, -1)
+    n_modes = 0
+    for chain in range(n_chains):
+        if modes[chain] >= 0:
+            continue
+        modes[chain], stack = n_modes, [chain]
+        while stack:
+            current = stack.pop()
+            for other in np.flatnonzero(modes < 0):
+                if np.sum(chain_labels[current] != chain_labels[other]) <= allowed:
+                    modes[other] = n_modes
+                    stack.append(other)
+        n_modes += 1
+    return modes
+
+
+def settled_modes(samples, modes):
+    """Whether every mode's chains, taken alone, are stationary and agree.
+
+    Chains whose clusterings differ may simply not have converged yet; they
+    sampled different *modes* only if each group, on its own, passes a
+    (lenient) R-hat check: split R-hat below ``MODE_STATIONARY_R_HAT`` for
+    every quantity.
+
+    Parameters
+    ----------
+    samples : dict of ndarray
+        Draws with leading (chain, draw) axes.
+    modes : ndarray of shape (n_chains,), dtype=int
+    """
+    for mode in range(modes.max() + 1):
+        chains = modes == mode
+        group = {name: value[chains] for name, value in samples.items()}
+        if chains.sum() == 1:  # R-hat needs two chains: use the two halves
+            half = next(iter(group.values())).shape[1] // 2
+            group = {
+                name: value[0, : 2 * half].reshape((2, half) + value.shape[2:])
+                for name, value in group.items()
+            }
+        summary = convergence_summary(group)
+        if not summary["max_r_hat"] < MODE_STATIONARY_R_HAT:
+            return False
+    return True
+
+
+def _r_hat_thresholds(summary, n_chains, n_draws, n_quantities):
+    """Per-site arrays of the R-hat each quantity must stay below.
+
+    :func:`skbayesmix._settings.r_hat_threshold` for the number of chains,
+    draws and distinct quantities, with each quantity's autocorrelation time
+    estimated as the number of draws over its smaller (bulk or tail) ESS, at
+    least 1: a threshold for independent draws flags every converged fit
+    whose draws are autocorrelated (``benchmarks/bench_rhat_null.py``). A
+    quantity whose chains disagree has a small ESS, so the time is capped at
+    the value the ESS check (:func:`is_converged`) tolerates, draws per chain
+    over ``MIN_ESS_PER_CHAIN``.
+    """
+    total = n_chains * n_draws
+    # Capped where the ESS check would fail anyway, so that chains that
+    # disagree (tiny ESS) cannot buy themselves a lenient threshold.
+    max_tau = max(1.0, n_draws / MIN_ESS_PER_CHAIN)
+    thresholds = {}
+    for name, r_hat in summary["r_hat"].items():
+        ess = np.fmin(summary["ess_bulk"][name], summary["ess_tail"][name])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau = np.where(np.isfinite(ess) & (ess > 0), total / ess, max_tau)
+        tau = np.clip(tau, 1.0, max_tau)
+        if n_chains < 2 or n_draws < 4:
+            thresholds[name] = np.full(np.shape(r_hat), np.inf)
+            continue
+        thresholds[name] = np.vectorize(
+            lambda t: r_hat_threshold(
+                n_chains, n_draws, n_quantities, autocorrelation_time=t
+            )
+        )(tau) if np.size(tau) else np.zeros(np.shape(r_hat))
+    return thresholds
+
+
+def _worst_r_hat(r_hat, thresholds):
+    """(R-hat, its threshold) of the quantity furthest above (or nearest) its own."""
+    best = (1.0, np.inf, -np.inf)
+    for name, values in r_hat.items():
+        values = np.asarray(values, dtype=float)
+        limit = np.asarray(thresholds[name], dtype=float)
+        finite = np.isfinite(values)
+        if not finite.any():
+            continue
+        margin = np.where(finite, values - limit, -np.inf)
+        index = np.unravel_index(np.argmax(margin), margin.shape)
+        if margin[index] > best[2]:
+            best = (float(values[index]), float(limit[index]), float(margin[index]))
+    return best[0], best[1]
+
+
 def _nan_extreme(values, reduce, default):
     flat = np.concatenate([np.ravel(v) for v in values.values()])
     flat = flat[np.isfinite(flat)]
     return float(reduce(flat)) if flat.size else default
+
+
+def n_effective_components(expected_counts):
+    """Occupied components per draw, and their posterior median (half rounds up).
+
+    Parameters
+    ----------
+    expected_counts : ndarray of shape (n_draws, n_components)
+
+    Returns
+    -------
+    per_draw : ndarray of shape (n_draws,), dtype=int
+        Components holding at least ``OCCUPIED_COUNT`` expected observations.
+    median : int
+    """
+    per_draw = np.sum(expected_counts >= OCCUPIED_COUNT, axis=1)
+    # np.round rounds half to even (a median of 2.5 would be 2).
+    return per_draw, int(np.floor(np.median(per_draw) + 0.5))
 
 
 def occupied_components(expected_counts):
@@ -111,27 +254,32 @@ def occupied_components(expected_counts):
     return empty_fraction, empty_fraction <= OCCUPIED_FRACTION
 
 
-def _occupied_summary(summary, occupied, component_sites):
+def _occupied_summary(summary, thresholds, occupied, component_sites):
     """R-hat and bulk ESS over the occupied components' quantities only.
 
     An empty component's mean and covariance are draws from their prior, which
     mix slowly and say nothing about the fit. A tied covariance is shared, and
     kept whole.
     """
-    r_hat, ess = {}, {}
+    r_hat, ess, limits = {}, {}, {}
     for name in summary["r_hat"]:
         keep = occupied if name in component_sites else slice(None)
         r_hat[name] = summary["r_hat"][name][keep]
         ess[name] = summary["ess_bulk"][name][keep]
+        limits[name] = thresholds[name][keep]
+    worst, limit = _worst_r_hat(r_hat, limits)
     return {
         "occupied_components": np.flatnonzero(occupied),
         "max_r_hat_occupied": _nan_extreme(r_hat, np.nanmax, 1.0),
         "min_ess_bulk_occupied": _nan_extreme(ess, np.nanmin, np.nan),
+        "worst_r_hat_occupied": worst,
+        "r_hat_threshold_occupied": limit,
     }
 
 
 def fit_diagnostics(
-    samples, sample_stats, *, occupied, component_sites, dense_mass, timings
+    samples, sample_stats, *, covariance_type, occupied, component_sites,
+    dense_mass, timings, modes, chain_weights,
 ):
     """Build the ``diagnostics_`` dict of a fit.
 
@@ -147,8 +295,18 @@ def fit_diagnostics(
     dense_mass : bool
     timings : tuple of float
         Compilation and sampling time in seconds.
+    modes : ndarray of shape (n_chains,), dtype=int
+        See :func:`chain_modes`.
+    chain_weights : ndarray of shape (n_chains,)
+        How much each chain counts in the posterior averages.
     """
     summary = convergence_summary(samples)
+    n_chains, n_draws = samples["weights"].shape[:2]
+    n_components, n_features = samples["means"].shape[2:]
+    # Distinct quantities (a covariance matrix's symmetric entries once).
+    n_quantities = n_parameters(n_components, n_features, covariance_type) + 1
+    thresholds = _r_hat_thresholds(summary, n_chains, n_draws, n_quantities)
+    worst, limit = _worst_r_hat(summary["r_hat"], thresholds)
     divergences_per_chain = sample_stats["diverging"].sum(axis=1).astype(int)
     return {
         **summary,
@@ -161,22 +319,48 @@ def fit_diagnostics(
         "step_size": sample_stats["step_size"][:, -1].astype(float),
         "mean_tree_size": float(sample_stats["n_steps"].mean()),
         "dense_mass": bool(dense_mass),
+        "r_hat_thresholds": thresholds,
+        "worst_r_hat": worst,
+        "r_hat_threshold": limit,
+        "n_modes": int(modes.max() + 1),
+        "chain_modes": modes,
+        "chain_weights": np.asarray(chain_weights, dtype=float),
         "compile_time": float(timings[0]),
         "sampling_time": float(timings[1]),
-        **_occupied_summary(summary, occupied, component_sites),
+        **_occupied_summary(summary, thresholds, occupied, component_sites),
     }
 
 
 def checked(diagnostics, overfitted):
-    """Return the max R-hat and min bulk ESS verdicts use (occupied if overfitted)."""
+    """Return the R-hat, its threshold and the min bulk ESS verdicts use.
+
+    The R-hat is that of the quantity furthest above its own threshold (or
+    nearest below it); overfitted fits look at the occupied components only.
+    """
     suffix = "_occupied" if overfitted else ""
-    return diagnostics[f"max_r_hat{suffix}"], diagnostics[f"min_ess_bulk{suffix}"]
+    worst, limit = (
+        diagnostics[f"worst_r_hat{suffix}"], diagnostics[f"r_hat_threshold{suffix}"]
+    )
+    return worst, limit, diagnostics[f"min_ess_bulk{suffix}"]
 
 
 def is_converged(diagnostics, overfitted):
-    """No divergent transition and every (checked) R-hat below the threshold."""
-    max_r_hat, _ = checked(diagnostics, overfitted)
-    return bool(diagnostics["divergences"] == 0 and max_r_hat < R_HAT_THRESHOLD)
+    """One mode, no divergence, every R-hat below its threshold, enough ESS.
+
+    A quantity's threshold is :func:`skbayesmix._settings.r_hat_threshold`
+    for the number of chains, draws, distinct quantities and its
+    autocorrelation time: 1.01, or more where so many quantities (or such
+    autocorrelated draws) would cross 1.01 in more than 5% of converged
+    fits. The bulk ESS must be at least ``MIN_ESS_PER_CHAIN`` per chain.
+    """
+    r_hat, threshold, min_ess = checked(diagnostics, overfitted)
+    n_chains = len(diagnostics["chain_modes"])
+    return bool(
+        diagnostics["n_modes"] == 1
+        and diagnostics["divergences"] == 0
+        and r_hat < threshold
+        and not min_ess < MIN_ESS_PER_CHAIN * n_chains
+    )
 
 
 def _excluded_note(diagnostics, n_components, overfitted):
@@ -203,18 +387,38 @@ def poor_inference_messages(diagnostics, *, n_components, num_chains, num_sample
             "target_accept_prob (e.g. to 0.95), or reduce n_components if some "
             "components are empty."
         )
-    max_r_hat, min_ess = checked(diagnostics, overfitted)
+    max_r_hat, threshold, min_ess = checked(diagnostics, overfitted)
     note = _excluded_note(diagnostics, n_components, overfitted)
-    if max_r_hat >= R_HAT_THRESHOLD:
+    if diagnostics["n_modes"] > 1:
+        # Running longer cannot join modes the chains do not cross between.
+        groups = [
+            np.flatnonzero(diagnostics["chain_modes"] == mode).tolist()
+            for mode in range(diagnostics["n_modes"])
+        ]
         messages.append(
-            f"Max R-hat is {max_r_hat:.3f}{note} (above {R_HAT_THRESHOLD}): the "
-            "chains disagree. Increase num_warmup and num_samples, or reduce "
-            "n_components."
+            f"The {num_chains} chains settled in {diagnostics['n_modes']} different "
+            f"modes of the posterior (chains {groups}; max R-hat "
+            f"{diagnostics['max_r_hat']:.3f}): running longer will not make them "
+            "agree. "
+            "Predictions combine the modes with stacking weights "
+            f"{np.round(diagnostics['chain_weights'], 3).tolist()} per chain "
+            "(diagnostics_['chain_weights']). A misspecified n_components often "
+            "has several modes: compare n_components with BayesianGMMSelector; "
+            "more chains (num_chains) show how many modes there are."
         )
-    if np.isfinite(min_ess) and min_ess < MIN_ESS_PER_CHAIN * num_chains:
+        return messages
+    if max_r_hat >= threshold:
         messages.append(
-            f"Min bulk ESS is {min_ess:.0f}{note}, below {MIN_ESS_PER_CHAIN} per "
-            "chain: posterior summaries are noisy. Increase num_samples."
+            f"R-hat is {max_r_hat:.4f}{note} for a quantity that must stay below "
+            f"{threshold:.4f}: the chains disagree. Increase num_warmup and "
+            "num_samples, or reduce n_components."
+        )
+    min_total = MIN_ESS_PER_CHAIN * num_chains
+    if np.isfinite(min_ess) and min_ess < min_total:
+        messages.append(
+            f"Min bulk ESS is {min_ess:.0f}{note}, below {min_total} "
+            f"({MIN_ESS_PER_CHAIN} per chain for {num_chains} chains): posterior "
+            "summaries are noisy. Increase num_samples."
         )
     empty = np.flatnonzero(empty_fraction > OCCUPIED_FRACTION)
     if empty.size and not overfitted:
@@ -245,7 +449,7 @@ def describe_fit(estimator):
             f"{estimator.n_effective_components_}",
             f"weights: {np.array2string(estimator.weights_, precision=3)}",
             f"divergent transitions: {diag['divergences']} of {n_draws}",
-            f"max R-hat: {diag['max_r_hat']:.3f} (want < {R_HAT_THRESHOLD})",
+            f"max R-hat: {diag['max_r_hat']:.4f}; modes: {diag['n_modes']}",
             f"min bulk ESS: {diag['min_ess_bulk']:.0f} (want > "
             f"{MIN_ESS_PER_CHAIN * estimator.num_chains})",
             f"converged: {estimator.converged_}",

@@ -27,7 +27,13 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from skbayesmix._model import gmm_model, init_sites, to_mixture
 
 ModelStructure = namedtuple(
-    "ModelStructure", ["n_components", "covariance_type", "weight_parameterization"]
+    "ModelStructure",
+    [
+        "n_components",
+        "covariance_type",
+        "weight_parameterization",
+        "covariance_prior",
+    ],
 )
 SamplerSettings = namedtuple(
     "SamplerSettings",
@@ -230,8 +236,10 @@ def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
     """
     init_values = init_sites(
         chain_values,
+        prior,
         weight_parameterization=structure.weight_parameterization,
-        weight_concentration=prior["weight_concentration"],
+        covariance_type=structure.covariance_type,
+        covariance_prior=structure.covariance_prior,
         n_samples=X.shape[0],
         empty=empty,
     )
@@ -261,7 +269,8 @@ def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
     mixture = to_mixture(
         samples,
         covariance_type=structure.covariance_type,
-        reg_covar=float(prior["reg_covar"]),
+        reg_covar=np.asarray(prior["reg_covar"], dtype=np.float64),
+        component_root=np.asarray(prior["component_root"], np.float64),
     )
     sample_stats = {name: np.asarray(value) for name, value in stats.items()}
     return NUTSResult(mixture, sample_stats, compile_time, run_time)

@@ -12,7 +12,6 @@ from collections import namedtuple
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.exceptions import ConvergenceWarning
 
 from skbayesmix._covariance import (
     covariance_from_factors,
@@ -22,7 +21,7 @@ from skbayesmix._covariance import (
     pad_components,
 )
 from skbayesmix._settings import EMPTY_START_COUNT, OCCUPIED_COUNT
-from skbayesmix._warnings import ignored_warnings
+from skbayesmix._warnings import quiet_fit
 
 # Floor on initial standard deviations, in standardised units, so that a k-means
 # cluster with a single (or duplicated) point still starts with a proper covariance.
@@ -49,6 +48,34 @@ class Start(namedtuple("Start", ["prior_loc", "values", "occupied"])):
             self.values["scales"], self.values.get("corr_cholesky"), 0.0,
             covariance_type,
         )
+
+    def scatter(self, X, covariance_type):
+        """Membership-weighted counts and scatter matrices of the components.
+
+        Each row counts towards every component in proportion to its
+        membership under the start. The matrices are full (n_features,
+        n_features) even when the start's own covariances are diagonal.
+
+        Returns
+        -------
+        counts : ndarray of shape (n_components,)
+        scatter : ndarray of shape (n_components, n_features, n_features)
+            sum_i r_ik (x_i - mu_k)(x_i - mu_k)'.
+        """
+        from skbayesmix._density import posterior_memberships
+        from skbayesmix._posterior import mixture_draws
+
+        weights, means = self.values["weights"], self.values["means"]
+        draw = mixture_draws(
+            weights[None], means[None], self.covariances(covariance_type)[None],
+            covariance_type,
+        )
+        memberships = posterior_memberships(X, draw)
+        scatter = np.empty((len(weights), X.shape[1], X.shape[1]))
+        for k in range(len(weights)):
+            residuals = X - means[k]
+            scatter[k] = (memberships[:, k, None] * residuals).T @ residuals
+        return memberships.sum(axis=0), scatter
 
 
 def kmeans_start(X, n_components, *, random_state, n_init=3):
@@ -176,8 +203,7 @@ def variational_start(
         n_init=n_init,
         random_state=random_state,
     )
-    with ignored_warnings(ConvergenceWarning):
-        bgmm.fit(X)
+    quiet_fit(bgmm, X)
     return bgmm.weights_, bgmm.means_, bgmm.covariances_
 
 
@@ -254,14 +280,13 @@ def bic_start(X, n_components, *, covariance_type, random_state, n_init=3):
             k, covariance_type=covariance_type, n_init=n_init,
             random_state=random_state,
         )
-        with ignored_warnings(ConvergenceWarning):
-            try:
-                mixture.fit(X)
-            except ValueError:
-                # EM failed on a collapsed covariance: not a candidate.
-                if best is None:
-                    raise
-                continue
+        try:
+            quiet_fit(mixture, X)
+        except ValueError:
+            # EM failed on a collapsed covariance: not a candidate.
+            if best is None:
+                raise
+            continue
         degenerate = np.any(mixture.weights_ * n_samples < min_count)
         if best is not None and degenerate:
             continue

@@ -1,33 +1,55 @@
-"""The maximum of the likelihood, found once at fit time, for BIC and AIC."""
+"""The maximum of the likelihood, found once at fit time, for BIC and AIC.
+
+BIC and AIC are defined at the maximum-likelihood parameters of the training
+data. They are found once, when the posterior is fitted; any other data set is
+only evaluated at those parameters, so that -2 log L is additive over disjoint
+test sets and a test set cannot tune the parameters it is scored with.
+"""
 
 from collections import namedtuple
 
 import numpy as np
 
-from skbayesmix._covariance import inverse, min_variance
+from skbayesmix._covariance import inverse, min_component_count, min_variance
 from skbayesmix._posterior import mixture_draws
 from skbayesmix._settings import EM_MIN_VARIANCE_RATIO
-from skbayesmix._warnings import ignored_warnings
+from skbayesmix._warnings import quiet_fit
 
-MaximumLikelihood = namedtuple("MaximumLikelihood", ["refined", "log_likelihood"])
+MaximumLikelihood = namedtuple(
+    "MaximumLikelihood", ["parameters", "log_likelihood", "refined"]
+)
 MaximumLikelihood.__doc__ = """The likelihood's maximum found at fit time.
 
-refined : MixtureDraws with one draw (standardised units), or None when the
-EM refinement was rejected; log_likelihood : float, the largest training
-log-likelihood over the posterior draws and the refinement (data units).
+parameters : MixtureDraws with one draw, in the posterior's standardised units:
+the EM refinement, or the best posterior draw when it was rejected;
+log_likelihood : float, the training data's log-likelihood there (data units);
+refined : bool, whether the EM refinement was kept.
 """
 
 
-def refine_maximum_likelihood(X_std, posterior, *, reg_covar):
-    """EM from the posterior mean: the nearby maximum-likelihood estimate.
+def refine_maximum_likelihood(X, posterior, *, reg_covar, start=None):
+    """EM from the posterior mean (or ``start``): a nearby maximum of the likelihood.
 
     BIC and AIC are defined at the maximum of the likelihood, which no
     posterior draw reaches exactly: the best draw falls short by about half a
-    nat per parameter, which biases BIC against larger models. A few EM steps
-    (scikit-learn's GaussianMixture, in standardised units with the same
-    ``reg_covar``) started at the posterior mean close that gap. The result is
-    rejected if EM shrank some variance below ``EM_MIN_VARIANCE_RATIO`` of the
-    posterior mean's, towards a singularity.
+    nat per parameter, which biases BIC against larger models. EM
+    (scikit-learn's GaussianMixture on the data, with the same ``reg_covar``)
+    started at the posterior mean closes that gap. Rounded or tied data give
+    the likelihood singular maxima the prior keeps the posterior away from, so
+    the result is rejected if EM collapsed a component: if it kept fewer
+    expected points than a non-singular covariance needs (D + 1 for 'full'),
+    or shrank some variance below ``EM_MIN_VARIANCE_RATIO`` of the posterior
+    mean's.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Training data, in data units.
+    posterior : Posterior
+    reg_covar : float
+    start : tuple of ndarray, default=None
+        (weights, means, covariances) in data units to start EM from instead
+        of the posterior mean.
 
     Returns
     -------
@@ -36,7 +58,8 @@ def refine_maximum_likelihood(X_std, posterior, *, reg_covar):
     from sklearn.mixture import GaussianMixture
 
     covariance_type = posterior.covariance_type
-    weights, means, covariances = posterior.std_point_estimates()
+    posterior_mean = posterior.point_estimates()
+    weights, means, covariances = posterior_mean if start is None else start
     em = GaussianMixture(
         n_components=posterior.n_components,
         covariance_type=covariance_type,
@@ -46,41 +69,62 @@ def refine_maximum_likelihood(X_std, posterior, *, reg_covar):
         means_init=means,
         precisions_init=inverse(covariances, covariance_type),
     )
-    with ignored_warnings():
-        try:
-            em.fit(X_std)
-        except (ValueError, np.linalg.LinAlgError):
-            return None
-    floor = EM_MIN_VARIANCE_RATIO * min_variance(covariances, covariance_type)
-    if np.any(min_variance(em.covariances_, covariance_type) < floor):
+    try:
+        quiet_fit(em, X)
+    except (ValueError, np.linalg.LinAlgError):
         return None
+    counts = em.weights_ * X.shape[0]
+    floor = EM_MIN_VARIANCE_RATIO * min_variance(posterior_mean[2], covariance_type)
+    if np.any(
+        counts < min_component_count(X.shape[1], covariance_type)
+    ) or np.any(min_variance(em.covariances_, covariance_type) < floor):
+        return None
+    standardization = posterior.standardization
     return mixture_draws(
-        em.weights_[None], em.means_[None], em.covariances_[None], covariance_type
+        em.weights_[None],
+        standardization.transform(em.means_)[None],
+        standardization.covariances_to_std(em.covariances_)[None],
+        covariance_type,
     )
 
 
-def maximum_likelihood(X, posterior, *, reg_covar, summaries):
+def maximum_likelihood(X, posterior, *, reg_covar, summaries, starts=()):
     """Find the training data's :class:`MaximumLikelihood`.
 
-    ``summaries`` are the posterior's :meth:`~Posterior.summarize` of ``X``.
+    EM is started from the posterior mean and from each of ``starts``
+    (mixtures in data units, e.g. the k-means start: a posterior that empties a
+    surplus component leaves EM nothing to fill it from, where
+    GaussianMixture's own start would). The accepted refinement with the
+    largest training log-likelihood is kept if it beats every draw, else the
+    best draw stands in. ``summaries`` are the posterior's
+    :meth:`~Posterior.summarize` of ``X``.
     """
-    X_std = posterior.standardization.transform(X)
-    refined = refine_maximum_likelihood(X_std, posterior, reg_covar=reg_covar)
-    log_lik = _best_log_likelihood(
-        X, posterior, refined, summaries.total_log_likelihood
+    draw_totals = summaries.total_log_likelihood
+    best = int(np.argmax(draw_totals))
+    found = None
+    for start in (None, *starts):
+        refined = refine_maximum_likelihood(
+            X, posterior, reg_covar=reg_covar, start=start
+        )
+        if refined is None:
+            continue
+        total = float(posterior.total_log_likelihood(X, refined)[0])
+        if total >= draw_totals[best] and (found is None or total > found[1]):
+            found = (refined, total)
+    if found is not None:
+        return MaximumLikelihood(*found, True)
+    draws = posterior.draws
+    parameters = mixture_draws(
+        draws.weights[best:best + 1],
+        draws.means[best:best + 1],
+        posterior.covariances.reshape((-1,) + posterior.covariances.shape[2:])[
+            best:best + 1
+        ],
+        posterior.covariance_type,
     )
-    return MaximumLikelihood(refined, log_lik)
+    return MaximumLikelihood(parameters, float(draw_totals[best]), False)
 
 
-def max_log_likelihood(X, posterior, refined):
-    """Largest log-likelihood of X over the posterior draws and the refinement."""
-    draw_totals = posterior.total_log_likelihood(X, posterior.draws)
-    return _best_log_likelihood(X, posterior, refined, draw_totals)
-
-
-def _best_log_likelihood(X, posterior, refined, draw_totals):
-    """Take the largest of the draws' total log-likelihoods and the refinement's."""
-    log_lik = float(draw_totals.max())
-    if refined is not None:
-        log_lik = max(log_lik, float(posterior.total_log_likelihood(X, refined)[0]))
-    return log_lik
+def log_likelihood_at_maximum(X, posterior, maximum):
+    """Log-likelihood of data-unit rows ``X`` at the fit-time maximum."""
+    return float(posterior.total_log_likelihood(X, maximum.parameters)[0])

@@ -7,15 +7,22 @@ hyper-parameter arrays. Everything that changes array shapes (``n_components``,
 so one compiled sampler serves every data set and prior of the same structure.
 """
 
+from contextlib import nullcontext
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax.scipy.linalg import solve_triangular
-from jax.scipy.special import logsumexp
+from jax.scipy.special import gammaln, logsumexp
 
-from skbayesmix._covariance import covariance_from_factors
+from skbayesmix._covariance import (
+    bartlett_factor,
+    bartlett_from_covariances,
+    covariance_from_bartlett,
+    covariance_from_factors,
+)
 
 # The 'softmax' weights stretch their scale below the log weight at which a
 # component expects exp(-WEIGHT_TAIL_OFFSET) observations (see _stretch_tail).
@@ -42,7 +49,7 @@ def blocked_sum(values):
     return jnp.sum(jnp.sum(values.reshape(-1, SUM_BLOCK), axis=1))
 
 
-def _whitening(means, scales, corr_cholesky, reg_covar, covariance_type):
+def _whitening(means, covariances, covariance_type):
     """Whitening maps and log normalisers of the mixture components.
 
     The squared norm of y = x @ projection - shift, taken per block of
@@ -58,9 +65,7 @@ def _whitening(means, scales, corr_cholesky, reg_covar, covariance_type):
     n_components, n_features = means.shape
     log_2pi = n_features * jnp.log(2 * jnp.pi)
     if covariance_type in ("diag", "spherical"):
-        variances = covariance_from_factors(
-            scales, None, reg_covar, covariance_type, xp=jnp
-        )
+        variances = covariances
         if covariance_type == "spherical":
             variances = jnp.broadcast_to(variances[:, None], means.shape)
         inv_sd = jax.lax.rsqrt(variances)  # (K, D)
@@ -71,13 +76,8 @@ def _whitening(means, scales, corr_cholesky, reg_covar, covariance_type):
         log_det = jnp.sum(jnp.log(variances), axis=1)
         return projection.reshape(n_features, -1), shift, -0.5 * (log_2pi + log_det)
 
-    covariance = covariance_from_factors(
-        scales,
-        corr_cholesky,
-        reg_covar,
-        covariance_type,
-        xp=jnp,
-        n_components=n_components if covariance_type == "tied" else None,
+    covariance = jnp.broadcast_to(
+        covariances, (n_components, n_features, n_features)
     )
     cov_chol = jnp.linalg.cholesky(covariance)
     # Invert the K small factors once; the rows then need one dense product.
@@ -105,34 +105,38 @@ def _log_sum_exp_rows(a):
     return top[..., 0] + jnp.log(jnp.sum(jnp.exp(a - top), axis=-1))
 
 
-def component_log_prob(X, means, scales, corr_cholesky, reg_covar, covariance_type):
+def component_log_prob(X, means, covariances, covariance_type):
     """Log-density of every row of ``X`` under every component.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
     means : array of shape (n_components, n_features)
-    scales : array
-        Standard deviations: (n_components, n_features) for 'full' and 'diag',
-        (n_features,) for 'tied', (n_components,) for 'spherical'.
-    corr_cholesky : array or None
-        Lower Cholesky factor of the correlation matrix: (n_components, n_features,
-        n_features) for 'full', (n_features, n_features) for 'tied', else None.
-    reg_covar : float
-        Added to the diagonal of every covariance matrix.
+    covariances : array
+        In scikit-learn's shape for ``covariance_type``, regularisation included.
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
 
     Returns
     -------
     log_prob : array of shape (n_samples, n_components)
     """
-    maps = _whitening(means, scales, corr_cholesky, reg_covar, covariance_type)
-    return _block_log_prob(X, *maps)
+    return _block_log_prob(X, *_whitening(means, covariances, covariance_type))
 
 
-def mixture_log_likelihood(
-    X, mask, log_weights, means, scales, corr_cholesky, reg_covar, covariance_type
-):
+def _precision_whitening(means, factors, log_det_factors):
+    """Whitening maps from factors W_k of the precisions (P_k = W_k W_k').
+
+    As :func:`_whitening`, without inverting or factorising any matrix:
+    y = (x - mu_k)' W_k, and log det Sigma_k = -2 log det W_k.
+    """
+    n_components, n_features = means.shape
+    projection = factors.transpose(1, 0, 2).reshape(n_features, -1)  # (D, K*D)
+    shift = jnp.einsum("kij,ki->kj", factors, means).reshape(-1)
+    log_norm = log_det_factors - 0.5 * n_features * jnp.log(2 * jnp.pi)
+    return projection, shift, log_norm
+
+
+def mixture_log_likelihood(X, mask, log_weights, means, covariances, covariance_type):
     """Total log-likelihood of the rows of ``X`` whose ``mask`` is positive.
 
     Same parameters as :func:`component_log_prob`, plus ``mask`` of shape
@@ -140,9 +144,13 @@ def mixture_log_likelihood(
     (more than ``2 * ROW_BLOCK`` rows, a multiple of ``ROW_BLOCK``) are processed
     block by block with :func:`jax.lax.map`.
     """
-    projection, shift, log_norm = _whitening(
-        means, scales, corr_cholesky, reg_covar, covariance_type
-    )
+    maps = _whitening(means, covariances, covariance_type)
+    return _masked_log_likelihood(X, mask, log_weights, maps)
+
+
+def _masked_log_likelihood(X, mask, log_weights, maps):
+    """:func:`mixture_log_likelihood` from whitening maps."""
+    projection, shift, log_norm = maps
     log_norm = log_norm + log_weights
 
     def block_sum(args):
@@ -181,12 +189,16 @@ def _sample_log_weights(concentration, n_components, weight_parameterization, n_
         weights = numpyro.sample("weights", dist.Dirichlet(alpha))
         return jnp.log(weights)
     if weight_parameterization == "gamma":
+        # y = log g with g ~ Gamma(alpha, 1) has density exp(alpha y - e^y) /
+        # Gamma(alpha), written directly: the density of g at exp(y) underflows
+        # in float32 below y = -87, which truncated the prior.
         log_gamma = numpyro.sample(
             "log_gamma_weights",
-            dist.TransformedDistribution(
-                dist.Gamma(alpha, 1.0),
-                dist.transforms.ExpTransform().inv,
-            ).to_event(1),
+            dist.ImproperUniform(dist.constraints.real_vector, (), (n_components,)),
+        )
+        numpyro.factor(
+            "weight_prior",
+            jnp.sum(alpha * log_gamma - jnp.exp(log_gamma) - gammaln(alpha)),
         )
         log_weights = log_gamma - logsumexp(log_gamma)
     else:
@@ -221,6 +233,139 @@ def _stretch_tail(t, alpha, n_obs):
     return u, log_jacobian
 
 
+def _inverse_gamma_scale_log_prob(scales, shape, prior_scale):
+    """log-density of s where s^2 ~ InverseGamma(shape, prior_scale / 2), summed.
+
+    The Jacobian of s -> s^2 (2 s) is included; up to a constant.
+    """
+    return jnp.sum(
+        -(2.0 * shape + 1.0) * jnp.log(scales) - 0.5 * prior_scale / scales**2
+    )
+
+
+def _sample_covariances(hyper, n_components, n_features, covariance_type,
+                        covariance_prior):
+    """Sample the covariances (before ``reg_covar``) in scikit-learn's shape.
+
+    Returns the covariances, or, for 'wishart' with 'full' and 'tied', the
+    tuple (W, log det W) of per-component factors of the precisions
+    (W W' = Sigma^-1), from which the likelihood is computed directly;
+    ``reg_covar`` is then added to the draws only (see
+    :func:`to_mixture`), as the prior already keeps them non-singular.
+
+    'wishart': every covariance is inverse-Wishart(``degrees_of_freedom``,
+    ``covariance_prior_scale``). 'full' and 'tied' sample a Bartlett factor
+    ``A`` of the precision relative to the component's reference covariance
+    ``R R'`` (``component_root``): Sigma = R (A A')^-1 R', with the log of
+    its diagonal sampled. Relative to the conjugate posterior mean given the
+    start, the factor's posterior is close to independent normals, which NUTS
+    samples far better than standard deviations and LKJ correlations when D
+    is large or the features are correlated. 'diag' and 'spherical' sample standard
+    deviations whose squares are InverseGamma((dof - D + 1) / 2,
+    covariance_prior_scale / 2), the inverse-Wishart's marginal of one
+    variance. The density vanishes as any covariance becomes singular.
+
+    'lkj': half-Cauchy standard deviations and an LKJ correlation (the seed's
+    prior, positive at singular covariances).
+    """
+    # A tied covariance is one set of sites, outside the components' plate.
+    plate = (
+        nullcontext() if covariance_type == "tied"
+        else numpyro.plate("components", n_components)
+    )
+    matrix = covariance_type in ("full", "tied")
+    dof = hyper["degrees_of_freedom"]
+    prior_scale = hyper["covariance_prior_scale"]
+    if covariance_prior == "wishart" and matrix:
+        with plate:
+            log_diagonal = numpyro.sample(
+                "precision_log_diagonal",
+                dist.ImproperUniform(dist.constraints.real_vector, (), (n_features,)),
+            )
+            off_diagonal = None
+            if n_features > 1:
+                n_off = n_features * (n_features - 1) // 2
+                off_diagonal = numpyro.sample(
+                    "precision_off_diagonal",
+                    dist.ImproperUniform(dist.constraints.real_vector, (), (n_off,)),
+                )
+        root = hyper["component_root"]
+        factor = bartlett_factor(log_diagonal, off_diagonal, xp=jnp)
+        # Wishart(dof, (C C')^-1) density of the precision R^-T A A' R^-1 with
+        # its Jacobian (up to a constant): sum_i (dof - i) u_i - |A' M|^2 / 2,
+        # M = R^-1 C. With R = C this is Bartlett's independent factors.
+        k = dof - jnp.arange(n_features)
+        transformed = jnp.swapaxes(factor, -1, -2) @ hyper["bartlett_prior"]
+        numpyro.factor(
+            "covariance_prior",
+            jnp.sum(k * log_diagonal) - 0.5 * jnp.sum(transformed**2),
+        )
+        # W = R^-T A whitens: the likelihood needs no inverse or factorisation.
+        factors = jnp.swapaxes(hyper["component_root_inverse"], -1, -2) @ factor
+        log_det = jnp.sum(log_diagonal, -1) - jnp.sum(
+            jnp.log(jnp.diagonal(root, axis1=-2, axis2=-1)), -1
+        )
+        if covariance_type == "tied":
+            factors = jnp.broadcast_to(factors, (n_components,) + factors.shape)
+            log_det = jnp.broadcast_to(log_det, (n_components,))
+        return factors, log_det
+
+    scale_shape = () if covariance_type == "spherical" else (n_features,)
+    if covariance_prior == "wishart":
+        scale_dist = dist.ImproperUniform(dist.constraints.positive, (), scale_shape)
+    else:
+        scale_dist = dist.HalfCauchy(hyper["scale_prior"] * jnp.ones(scale_shape))
+        scale_dist = scale_dist.to_event(len(scale_shape))
+    corr_cholesky = None
+    with plate:
+        scales = numpyro.sample("scales", scale_dist)
+        if matrix and n_features > 1:
+            corr_cholesky = numpyro.sample(
+                "corr_cholesky",
+                dist.LKJCholesky(n_features, hyper["lkj_concentration"]),
+            )
+    if covariance_prior == "wishart":
+        shape = 0.5 * (dof - n_features + 1.0)
+        numpyro.factor(
+            "covariance_prior",
+            _inverse_gamma_scale_log_prob(scales, shape, prior_scale),
+        )
+    return covariance_from_factors(scales, corr_cholesky, 0.0, covariance_type, xp=jnp)
+
+
+def _sample_means(hyper, n_components, n_features):
+    """Sample the means ~ Normal(mean_prior_loc, mean_prior_scale^2 I).
+
+    The sampled site is ``mean_offsets`` z with means = loc + root z, for the
+    lower-triangular ``component_root`` of each component (the Cholesky
+    factor of its reference covariance for 'full' and 'tied', see
+    :mod:`skbayesmix._prior`; the identity otherwise). The posterior
+    of a mean has covariance Sigma_k / n_k: on strongly correlated features
+    (condition numbers of 10^4 and more) a diagonal metric on the means
+    themselves needs tiny steps, while the offsets are nearly uncorrelated.
+    The prior density is written on the means; the Jacobian is constant.
+    """
+    root = hyper["component_root"]
+    with numpyro.plate("components", n_components):
+        offsets = numpyro.sample(
+            "mean_offsets",
+            dist.ImproperUniform(dist.constraints.real_vector, (), (n_features,)),
+        )
+    shift = jnp.einsum("...ij,...j->...i", root, offsets)
+    numpyro.factor(
+        "mean_prior",
+        -0.5 * jnp.sum(shift**2) / hyper["mean_prior_scale"] ** 2,
+    )
+    return numpyro.deterministic("means", hyper["mean_prior_loc"] + shift)
+
+
+def _regularized(covariances, reg_covar, covariance_type):
+    """Add ``reg_covar`` (a number, or shaped like one covariance of the type)."""
+    if covariance_type in ("full", "tied") and jnp.ndim(reg_covar) == 0:
+        reg_covar = reg_covar * jnp.eye(covariances.shape[-1])
+    return covariances + reg_covar
+
+
 def gmm_model(
     X,
     mask,
@@ -229,6 +374,7 @@ def gmm_model(
     n_components,
     covariance_type="full",
     weight_parameterization="simplex",
+    covariance_prior="wishart",
 ):
     """Marginalised Bayesian Gaussian mixture (no discrete sites).
 
@@ -240,13 +386,21 @@ def gmm_model(
         1.0 for real rows, 0.0 for padding (which contributes no likelihood).
     hyper : dict of arrays
         ``weight_concentration``, ``mean_prior_loc`` (n_components, n_features),
-        ``mean_prior_scale``, ``scale_prior``, ``lkj_concentration``, ``reg_covar``.
+        ``mean_prior_scale``, ``component_root`` (lower-triangular,
+        (n_components, D, D), or (D, D) shared; see :func:`_sample_means`),
+        ``bartlett_prior`` (see :func:`_sample_covariances`),
+        ``degrees_of_freedom`` and ``covariance_prior_scale`` ('wishart': the
+        inverse-Wishart scale in the shape of one covariance of the type),
+        ``scale_prior``, ``lkj_concentration`` ('lkj'), and ``reg_covar`` (a
+        number, or shaped like one covariance of the type).
     n_components : int
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     weight_parameterization : {'simplex', 'gamma', 'softmax'}
         How the Dirichlet weights are sampled (see ``_sample_log_weights``).
         'simplex' (stick-breaking) suits concentrations near 1 and above;
         'softmax' suits small concentrations with components that empty.
+    covariance_prior : {'wishart', 'lkj'}
+        See :func:`_sample_covariances`.
     """
     n_features = X.shape[1]
     log_weights = _sample_log_weights(
@@ -255,49 +409,19 @@ def gmm_model(
         weight_parameterization,
         jnp.maximum(jnp.sum(mask), 1.0),
     )
-
-    corr_cholesky = None
-    with numpyro.plate("components", n_components):
-        means = numpyro.sample(
-            "means",
-            dist.Normal(hyper["mean_prior_loc"], hyper["mean_prior_scale"]).to_event(1),
-        )
-        if covariance_type in ("full", "diag"):
-            scale_prior = hyper["scale_prior"] * jnp.ones(n_features)
-            scales = numpyro.sample(
-                "scales", dist.HalfCauchy(scale_prior).to_event(1)
-            )
-        elif covariance_type == "spherical":
-            scales = numpyro.sample("scales", dist.HalfCauchy(hyper["scale_prior"]))
-        if covariance_type == "full" and n_features > 1:
-            corr_cholesky = numpyro.sample(
-                "corr_cholesky",
-                dist.LKJCholesky(n_features, hyper["lkj_concentration"]),
-            )
-    if covariance_type == "tied":
-        scales = numpyro.sample(
-            "scales",
-            dist.HalfCauchy(hyper["scale_prior"] * jnp.ones(n_features)).to_event(1),
-        )
-        if n_features > 1:
-            corr_cholesky = numpyro.sample(
-                "corr_cholesky",
-                dist.LKJCholesky(n_features, hyper["lkj_concentration"]),
-            )
-
-    numpyro.factor(
-        "obs",
-        mixture_log_likelihood(
-            X,
-            mask,
-            log_weights,
-            means,
-            scales,
-            corr_cholesky,
-            hyper["reg_covar"],
-            covariance_type,
-        ),
+    means = _sample_means(hyper, n_components, n_features)
+    sampled = _sample_covariances(
+        hyper, n_components, n_features, covariance_type, covariance_prior
     )
+    if isinstance(sampled, tuple):  # factors of the precisions
+        maps = _precision_whitening(means, *sampled)
+    else:
+        maps = _whitening(
+            means, _regularized(sampled, hyper["reg_covar"], covariance_type),
+            covariance_type,
+        )
+
+    numpyro.factor("obs", _masked_log_likelihood(X, mask, log_weights, maps))
 
 
 # ------------------------------------------------------------ NumPy translation
@@ -351,8 +475,8 @@ def softmax_logits(weights, weight_concentration, n_samples, empty=None):
 
 
 def init_sites(
-    chain_values, *, weight_parameterization, weight_concentration, n_samples,
-    empty=None,
+    chain_values, prior, *, weight_parameterization, covariance_type,
+    covariance_prior, n_samples, empty=None,
 ):
     """Translate the mixture's starting values into sample-site values.
 
@@ -362,8 +486,14 @@ def init_sites(
         ``weights``, ``means``, ``scales`` and (with correlations)
         ``corr_cholesky``, each with a leading chain axis (see
         :mod:`skbayesmix._initialization`).
+    prior : dict
+        The model's hyper-parameters (see :func:`gmm_model`): the means start
+        as offsets from ``mean_prior_loc`` relative to ``mean_root``, and with
+        'wishart', 'full' and 'tied' covariances as the Bartlett factors of
+        their precisions relative to ``component_root``.
     weight_parameterization : {'simplex', 'gamma', 'softmax'}
-    weight_concentration : float
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    covariance_prior : {'wishart', 'lkj'}
     n_samples : int
     empty : ndarray of shape (n_components,), dtype=bool, default=None
         Components that start empty ('softmax' only).
@@ -373,6 +503,21 @@ def init_sites(
     sites : dict of ndarray
     """
     sites = dict(chain_values)
+    root = np.asarray(prior["component_root"], dtype=float)
+    offsets = sites.pop("means") - np.asarray(prior["mean_prior_loc"], dtype=float)
+    sites["mean_offsets"] = np.einsum("...ij,...j->...i", np.linalg.inv(root), offsets)
+    if covariance_prior == "wishart" and covariance_type in ("full", "tied"):
+        covariances = covariance_from_factors(
+            sites.pop("scales"), sites.pop("corr_cholesky", None), 0.0,
+            covariance_type,
+        )
+        log_diagonal, off_diagonal = bartlett_from_covariances(
+            covariances, prior["component_root"]
+        )
+        sites["precision_log_diagonal"] = log_diagonal
+        if off_diagonal is not None:
+            sites["precision_off_diagonal"] = off_diagonal
+    weight_concentration = float(prior["weight_concentration"])
     if weight_parameterization == "softmax":
         sites["weight_logits"] = softmax_logits(
             sites.pop("weights"), weight_concentration, n_samples, empty=empty
@@ -382,20 +527,36 @@ def init_sites(
     return sites
 
 
-def to_mixture(samples, *, covariance_type, reg_covar):
+def to_mixture(samples, *, covariance_type, reg_covar, component_root=None):
     """Weights, means and covariances (``reg_covar`` included) from site draws.
 
     Parameters
     ----------
     samples : dict of ndarray
         Constrained draws of every site (NumPy), with leading (chain, draw) axes.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float or ndarray
+        A number, or shaped like one covariance of the type.
+    component_root : ndarray, default=None
+        The roots the Bartlett factors are relative to (when sampled).
 
     Returns
     -------
     weights, means, covariances : ndarray
         Covariances in scikit-learn's shape for ``covariance_type``.
     """
-    covariances = covariance_from_factors(
-        samples["scales"], samples.get("corr_cholesky"), reg_covar, covariance_type
-    )
+    if "precision_log_diagonal" in samples:
+        covariances = covariance_from_bartlett(
+            samples["precision_log_diagonal"],
+            samples.get("precision_off_diagonal"),
+            component_root,
+        )
+        if np.ndim(reg_covar) == 0:
+            reg_covar = reg_covar * np.eye(covariances.shape[-1])
+        covariances = covariances + reg_covar
+    else:
+        covariances = covariance_from_factors(
+            samples["scales"], samples.get("corr_cholesky"), reg_covar,
+            covariance_type,
+        )
     return samples["weights"], samples["means"], covariances

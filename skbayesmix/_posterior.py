@@ -24,13 +24,14 @@ def _flat(values):
     return values.reshape((-1,) + values.shape[2:])
 
 
-def mixture_draws(weights, means, covariances, covariance_type):
+def mixture_draws(weights, means, covariances, covariance_type, draw_weights=None):
     """:class:`~skbayesmix._density.MixtureDraws` of flat parameter draws."""
     return MixtureDraws(
         weights=weights,
         means=means,
         precisions_cholesky=precision_cholesky(covariances, covariance_type),
         covariance_type=covariance_type,
+        draw_weights=draw_weights,
     )
 
 
@@ -45,15 +46,44 @@ class Posterior:
         In scikit-learn's shape for the covariance type, ``reg_covar`` included.
     standardization : Standardization
         The map from data units to the units of the draws.
+    chain_weights : ndarray of shape (n_chains,), default=None
+        How much each chain counts in every average over the posterior
+        (summing to one); None weighs every draw equally. Chains that settled
+        in different modes are combined by stacking weights (see
+        :func:`skbayesmix._criteria.stacking_weights`).
     """
 
-    def __init__(self, weights, means, covariances, *, standardization):
+    def __init__(self, weights, means, covariances, *, standardization,
+                 chain_weights=None):
         self.weights = weights
         self.means = means
         self.covariances = covariances
         self.standardization = standardization
+        self.chain_weights = chain_weights
         self._draws = None
         self._samples = None
+
+    def with_chain_weights(self, chain_weights):
+        """Return the same draws averaged with other chain weights (None: equal)."""
+        return Posterior(
+            self.weights, self.means, self.covariances,
+            standardization=self.standardization, chain_weights=chain_weights,
+        )
+
+    @property
+    def draw_weights(self):
+        """Weight of every flat draw in posterior averages, (n_draws,), or None."""
+        if self.chain_weights is None:
+            return None
+        n_chains, n_draws = self.shape
+        return np.repeat(np.asarray(self.chain_weights) / n_draws, n_draws)
+
+    def _mean(self, values):
+        """Posterior mean over the leading (chain, draw) axes."""
+        weights = self.draw_weights
+        if weights is None:
+            return values.mean(axis=(0, 1))
+        return np.tensordot(weights, _flat(values), axes=1)
 
     @classmethod
     def from_draws(cls, weights, means, covariances, *, standardization, reference,
@@ -110,6 +140,7 @@ class Posterior:
                 _flat(self.means),
                 _flat(self.covariances),
                 self.covariance_type,
+                self.draw_weights,
             )
         return self._draws
 
@@ -138,19 +169,19 @@ class Posterior:
     def point_estimates(self):
         """Posterior means of the weights, means and covariances, in data units."""
         samples = self.samples()
-        weights = samples["weights"].mean(axis=(0, 1))
+        weights = self._mean(samples["weights"])
         return (
             weights / weights.sum(),
-            samples["means"].mean(axis=(0, 1)),
-            samples["covariances"].mean(axis=(0, 1)),
+            self._mean(samples["means"]),
+            self._mean(samples["covariances"]),
         )
 
     def std_point_estimates(self):
         """Posterior means of the weights, means and covariances, standardised."""
         return (
-            self.weights.mean(axis=(0, 1)),
-            self.means.mean(axis=(0, 1)),
-            self.covariances.mean(axis=(0, 1)),
+            self._mean(self.weights),
+            self._mean(self.means),
+            self._mean(self.covariances),
         )
 
     # -------------------------------------------------------------- densities
@@ -187,6 +218,31 @@ class Posterior:
             self.standardization.transform(X), self.draws
         )
 
+    def chain_memberships(self, X):
+        """Each chain's mean memberships, (n_chains, n_samples, n_components)."""
+        X_std = self.standardization.transform(X)
+        n_chains, n_draws = self.shape
+        draws = self.draws._replace(draw_weights=None)
+        return np.stack([
+            _density.posterior_memberships(
+                X_std,
+                type(draws)(*(
+                    value[chain * n_draws:(chain + 1) * n_draws]
+                    for value in draws[:3]
+                ), draws.covariance_type),
+            )
+            for chain in range(n_chains)
+        ])
+
+    def predictive_memberships(self, X):
+        """Posterior predictive memberships of new rows, (n_samples, n_components).
+
+        See :func:`skbayesmix._density.predictive_memberships`.
+        """
+        return _density.predictive_memberships(
+            self.standardization.transform(X), self.draws
+        )
+
     def log_predictive_density(self, X):
         """Log posterior predictive density of data-unit rows, shape (n_samples,)."""
         return (
@@ -220,7 +276,10 @@ class Posterior:
         flat = self.flat_samples()
         weights, means = flat["weights"], flat["means"]
         n_draws, n_components, n_features = means.shape
-        draw_index = rng.randint(n_draws, size=n_samples)
+        if self.draw_weights is None:
+            draw_index = rng.randint(n_draws, size=n_samples)
+        else:
+            draw_index = rng.choice(n_draws, size=n_samples, p=self.draw_weights)
         cumulative = np.cumsum(weights[draw_index], axis=1)
         u = rng.uniform(size=(n_samples, 1)) * cumulative[:, -1:]
         labels = np.minimum((u > cumulative).sum(axis=1), n_components - 1)

@@ -1,7 +1,5 @@
 """Choosing the number of components: BayesianGMMSelector."""
 
-import os
-import warnings
 from numbers import Integral
 
 import numpy as np
@@ -27,6 +25,7 @@ from skbayesmix._candidates import (
 )
 from skbayesmix._covariance import COVARIANCE_TYPES
 from skbayesmix._criteria import CRITERIA, ELPD_CRITERIA, select
+from skbayesmix._warnings import caller_stacklevel, warn
 
 
 def _estimator_has(attr):
@@ -84,7 +83,8 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
 
     verbose : int, default=0
         0 prints nothing; 1 or more prints one line per candidate with its
-        criteria, as candidates finish.
+        criteria, as candidates finish, and at the end one line naming the
+        candidates not chosen that did not converge.
 
     Attributes
     ----------
@@ -112,11 +112,20 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         - ``rank_bic``, ``rank_aic``, ``rank_icl``, ``rank_waic``,
           ``rank_loo``: rank of each candidate by that criterion's value
           (1 is best; candidates without the criterion rank last);
+        - ``max_r_hat``, ``min_ess_bulk`` (float), ``divergences`` (int):
+          the sampler diagnostics of the candidate's ``diagnostics_``;
+        - ``converged`` (bool): the candidate's ``converged_``;
+        - ``n_modes`` (int): the number of posterior modes the fit reports
+          (``diagnostics_["n_modes"]``, 1 when it reports none);
         - ``fit_time``, ``score_time``: seconds to fit and to compute the
           criteria;
         - ``params``: list of the parameters set on each clone.
 
-        A criterion the estimator does not support is NaN.
+        A criterion the estimator does not support is NaN, as are diagnostics
+        of an estimator without ``diagnostics_`` (such as
+        :class:`~sklearn.mixture.GaussianMixture`); the integer and boolean
+        diagnostic columns are :class:`numpy.ma.MaskedArray` whose entries
+        are masked then.
 
     best_index_ : int
         Row of ``cv_results_`` of the chosen candidate.
@@ -176,10 +185,19 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     whatever their standard error [3]_: the paired standard error of two
     nearly identical models (K=3 and K=4 on three blobs) is well below 1, so
     without this floor the Monte Carlo noise of the elpd estimates (about 1
-    with a few hundred draws) would decide between them. Candidates with
-    Pareto k above the
-    threshold raise a :class:`~sklearn.exceptions.ConvergenceWarning`, as do
-    candidates whose sampler reported divergences or high R-hat.
+    with a few hundred draws) would decide between them.
+
+    Warnings concern the chosen candidate only: its own warnings (divergences,
+    high R-hat, low ESS, and for :class:`~sklearn.mixture.GaussianMixture` an
+    EM that did not converge) are issued after the choice, each tagged with
+    the candidate (``"[n_components=3, covariance_type='full'] ..."``), and
+    with ``criterion='loo'`` a :class:`~sklearn.exceptions.ConvergenceWarning`
+    if some of its Pareto k exceed the threshold. Candidates not chosen do not
+    warn: ``cv_results_`` holds their diagnostics, and ``verbose > 0`` prints
+    one line naming those that did not converge. Warnings are collected per
+    candidate without touching the process-wide warning filters, so fitting
+    in threads is safe; an estimator other than :class:`BayesianGMM` or
+    scikit-learn's mixtures warns as it does on its own.
 
     Criteria that need posterior draws (WAIC, PSIS-LOO) are NaN for an
     estimator without ``waic``/``loo``, such as
@@ -298,20 +316,18 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
             )
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(fit_and_evaluate)(
-                clone(self.estimator_).set_params(**params), X, os.getpid()
-            )
+            delayed(fit_and_evaluate)(clone(self.estimator_).set_params(**params), X)
             for params in candidate_params
         )
-        fitted, scores, ic_results = [], [], []
-        for index, (estimator, score, pw, fit_time, score_time, issued) in enumerate(
+        fitted, scores, ic_results, issued = [], [], [], []
+        for index, (estimator, score, pw, fit_time, score_time, caught) in enumerate(
             results
         ):
             score.update(fit_time=fit_time, score_time=score_time)
             fitted.append(estimator)
             scores.append(score)
             ic_results.append(pw)
-            self._reissue_warnings(estimator, score, issued)
+            issued.append(caught)
             if self.verbose:
                 self._print_candidate(index, len(candidate_params), estimator, score)
 
@@ -334,22 +350,58 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
                 f"covariance_type={self.best_covariance_type_!r} "
                 f"({self.criterion} = {self.best_score_:.2f})"
             )
+        self._report_warnings(fitted[best], scores[best], issued[best])
+        if self.verbose:
+            self._print_not_converged(fitted, issued)
         return self
 
-    def _reissue_warnings(self, estimator, score, issued):
-        """Show a worker's warnings here, tagged with the candidate."""
+    def _report_warnings(self, estimator, score, issued):
+        """Issue the chosen candidate's warnings, tagged, at the user's line."""
+        stacklevel = caller_stacklevel()
         where = describe(estimator)
         for category, message in issued:
-            warnings.warn(f"[{where}] {message}", category, stacklevel=3)
+            warn(f"[{where}] {message}", category, stacklevel=stacklevel)
         n_bad = score["n_bad_pareto_k"]
-        if np.isfinite(n_bad) and n_bad > 0:
-            warnings.warn(
+        if self.criterion == "loo" and np.isfinite(n_bad) and n_bad > 0:
+            warn(
                 f"[{where}] PSIS-LOO is unreliable: {int(n_bad)} observations have "
                 f"Pareto k above {score.get('pareto_k_threshold', 0.7):.2f}. "
                 "Increase num_samples, or compare by BIC or WAIC instead.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
+
+    def _print_not_converged(self, fitted, issued):
+        """One line naming the candidates not chosen that did not converge.
+
+        A candidate did not converge if its ``converged_`` is False or, for an
+        estimator without ``converged_``, if it issued a ConvergenceWarning.
+        """
+        converged = self.cv_results_["converged"]
+        unknown = np.ma.getmaskarray(converged)
+        failed = [
+            index
+            for index in range(len(fitted))
+            if index != self.best_index_
+            and (
+                any(issubclass(c, ConvergenceWarning) for c, _ in issued[index])
+                if unknown[index]
+                else not converged[index]
+            )
+        ]
+        if not failed:
+            return
+        n_components = self.cv_results_["n_components"]
+        covariance_type = self.cv_results_["covariance_type"]
+        if len(set(covariance_type[failed])) == 1:
+            names = "n_components=" + ", ".join(str(n_components[i]) for i in failed)
+        else:
+            names = "; ".join(describe(fitted[i]) for i in failed)
+        print(
+            f"BayesianGMMSelector: {len(failed)} candidate"
+            f"{'s' if len(failed) > 1 else ''} not chosen did not converge: "
+            f"{names}; see cv_results_['converged']"
+        )
 
     def _print_candidate(self, index, n_candidates, estimator, score):
         parts = [f"bic={score['bic']:.2f}"]

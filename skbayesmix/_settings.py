@@ -27,9 +27,22 @@ RELABEL_WEIGHT_FLOOR = 0.1
 # weight inside the simplex).
 EMPTY_START_COUNT = 0.5
 
+# Added to the start's pooled within-cluster covariance (standardised units)
+# before it scales the inverse-Wishart prior, so that a feature constant within
+# every cluster still gets a proper prior.
+POOLED_COVARIANCE_FLOOR = 1e-6
+
 # Convergence: R-hat at or above this, or fewer effective draws per chain.
 R_HAT_THRESHOLD = 1.01
 MIN_ESS_PER_CHAIN = 100
+
+# Two chains sampled different modes of the posterior when their hard
+# memberships of the training rows differ on more than this fraction of the
+# rows (and at least two rows).
+MODE_LABEL_DISAGREEMENT = 0.01
+# ... and only if each group of chains, alone, has every split R-hat below
+# this: otherwise the chains have not converged yet.
+MODE_STATIONARY_R_HAT = 1.05
 
 # EM refinements that shrink some variance below this fraction of the
 # posterior mean's are rejected as collapsing onto a singularity.
@@ -96,3 +109,92 @@ def resolve(estimator, n_features):
     return ResolvedSettings(
         overfitted, init_params, weight_parameterization, bool(dense_mass)
     )
+
+
+def r_hat_threshold(
+    num_chains, num_draws, n_quantities, false_alarm_rate=0.05, *,
+    autocorrelation_time=1.0, minimum=1.01,
+):
+    """R-hat threshold for the maximum over many quantities of converged chains.
+
+    Vehtari et al.'s 1.01 [1]_ is a rule for one quantity. The maximum R-hat of
+    converged chains over hundreds of quantities crosses it often (2 chains x
+    500 draws, 400 quantities: about one fit in three). This is the threshold
+    that the maximum crosses with probability about ``false_alarm_rate`` when
+    the chains have converged, and never below ``minimum``.
+
+    Parameters
+    ----------
+    num_chains : int
+        Number of chains (each is split in two halves, as ArviZ does).
+    num_draws : int
+        Draws per chain after warm-up.
+    n_quantities : int
+        Number of distinct quantities whose maximum R-hat is checked. Entries
+        that copy one another (the two halves of a symmetric matrix) count
+        once; counting them twice only raises the threshold a little.
+    false_alarm_rate : float, default=0.05
+        Probability that converged chains reach the threshold.
+    autocorrelation_time : float, default=1.0
+        Integrated autocorrelation time tau of the draws, i.e. draws over
+        effective draws: 1 for independent draws. R-hat's noise grows with it.
+    minimum : float, default=1.01
+        Floor of the threshold: never stricter than Vehtari et al.'s 1.01.
+
+    Returns
+    -------
+    threshold : float
+
+    Notes
+    -----
+    ArviZ's rank-normalised split R-hat (``az.rhat(method="rank")``) splits
+    each chain, giving m = 2 * num_chains halves of n = num_draws // 2 draws,
+    and computes R-hat^2 = (F + n - 1) / n, where F is n times the variance of
+    the half means over the mean within-half variance. For independent normal
+    draws F follows the F distribution with m - 1 and m (n - 1) degrees of
+    freedom (close to chi2_{m-1} / (m - 1)); draws with autocorrelation time
+    tau multiply it by about tau. The reported R-hat is the larger of the bulk
+    and the tail (folded) versions, which are nearly independent, so a
+    Bonferroni bound over 2 * n_quantities values gives::
+
+        q = f.isf(false_alarm_rate / (2 * n_quantities), m - 1, m * (n - 1))
+        threshold = max(minimum, sqrt(1 + (tau * q - 1) / n))
+
+    to first order 1 + (tau * q - 1) / (2 n). The F quantile, rather than the
+    chi-squared one, matters at these tail probabilities: 1,000-2,000
+    simulated fits per setting gave false-alarm rates of 5.5-5.7% with it and
+    6.0-6.4% with chi2 (2 x 500 draws, 50 and 400 quantities; 4 x 250, 400).
+    ``benchmarks/bench_rhat_null.py`` checks the rule by simulation, for
+    independent and AR(1) draws and for chains that disagree (results in
+    ``benchmarks/README.md``). With autocorrelated draws a threshold computed
+    for independent ones is far too strict: AR(1) draws of coefficient 0.5
+    (tau = 3), 4 chains x 500 draws and 1000 quantities cross both 1.01 and
+    it in every simulated fit, and the rule with tau = 3 in about 5%. tau estimated
+    from the bulk ESS grows when the chains disagree everywhere, so the ESS
+    check must stay beside it.
+
+    References
+    ----------
+    .. [1] Vehtari, A., Gelman, A., Simpson, D., Carpenter, B. and Buerkner,
+       P.-C. (2021). Rank-normalization, folding, and localization: an
+       improved R-hat for assessing convergence of MCMC. Bayesian Analysis
+       16(2), 667-718.
+    """
+    from scipy.stats import f
+
+    if num_chains < 1 or num_draws < 4 or n_quantities < 1:
+        raise ValueError(
+            "Expected num_chains >= 1, num_draws >= 4 and n_quantities >= 1 but "
+            f"got num_chains = {num_chains}, num_draws = {num_draws}, "
+            f"n_quantities = {n_quantities}"
+        )
+    if not 0 < false_alarm_rate < 1:
+        raise ValueError(
+            f"Expected 0 < false_alarm_rate < 1 but got {false_alarm_rate}"
+        )
+    halves, half_draws = 2 * num_chains, num_draws // 2
+    ratio = f.isf(
+        false_alarm_rate / (2 * n_quantities), halves - 1, halves * (half_draws - 1)
+    )
+    threshold = (1 + (autocorrelation_time * ratio - 1) / half_draws) ** 0.5
+    return max(float(minimum), float(threshold))

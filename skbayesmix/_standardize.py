@@ -57,6 +57,21 @@ class Standardization(_Fields):
         """Map data-unit covariances into standardised units."""
         return covariances / unit_factor(self.scale, self.covariance_type)
 
+    def regularization(self, reg_covar):
+        """``reg_covar`` times the identity in data units, in standardised units.
+
+        Shaped like one covariance of the type: (n_features, n_features) for
+        'full' and 'tied', (n_features,) for 'diag', a scalar for 'spherical'.
+        """
+        n_features = self.center.shape[0]
+        identity = {
+            "full": np.eye(n_features),
+            "tied": np.eye(n_features),
+            "diag": np.ones(n_features),
+            "spherical": np.float64(1.0),
+        }[self.covariance_type]
+        return self.covariances_to_std(reg_covar * identity)
+
     @property
     def log_det(self):
         """Log-Jacobian log |d x_std / d x|; add it to a standardised log-density."""

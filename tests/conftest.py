@@ -48,12 +48,22 @@ def random_covariances(rng, covariance_type, n_components, n_features, lead=()):
     return rng.uniform(0.3, 2.0, lead + (n_components,))
 
 
-def model_hyper(centers, weight_concentration=0.5):
+def model_hyper(centers, weight_concentration=0.5, covariance_type="full"):
     """The prior hyper-parameters the estimator's defaults pass to the model."""
+    from skbayesmix._covariance import typed_covariance
+
+    n_features = centers.shape[1]
     return {
         "weight_concentration": weight_concentration,
         "mean_prior_loc": centers,
         "mean_prior_scale": 1.0,
+        "component_root": np.eye(n_features),
+        "component_root_inverse": np.eye(n_features),
+        "bartlett_prior": np.sqrt(0.3) * np.eye(n_features),
+        "degrees_of_freedom": n_features + 2.0,
+        "covariance_prior_scale": typed_covariance(
+            0.3 * np.eye(n_features), covariance_type
+        ),
         "scale_prior": 1.0,
         "lkj_concentration": 2.0,
         "reg_covar": 1e-6,

@@ -200,3 +200,27 @@ def test_select_lowest_finite_deviance():
         select({"bic": np.array([np.nan, np.inf])}, "bic")
     with pytest.raises(ValueError, match="finite elpd_loo"):
         select(_elpd_results([np.nan, np.nan], [np.nan, np.nan]), "loo")
+
+
+def test_stacking_weights_prefer_the_better_predictive_model():
+    from skbayesmix._criteria import stacking_weights
+
+    rng = np.random.RandomState(0)
+    good = rng.normal(-1.0, 0.3, 200)
+    pointwise = np.column_stack([good, good - 2.0])
+    weights = stacking_weights(pointwise)
+    assert_allclose(weights.sum(), 1.0)
+    assert weights[0] > 0.99
+    # Two models each better on half the rows: both get weight.
+    split = np.column_stack([
+        np.r_[good[:100], good[100:] - 3], np.r_[good[:100] - 3, good[100:]]
+    ])
+    weights = stacking_weights(split)
+    assert_allclose(weights, [0.5, 0.5], atol=0.05)
+    # It maximises the log score: no other point on the simplex does better.
+    def score(w):
+        return np.sum(logsumexp(split + np.log(w), axis=1))
+
+    for w0 in np.linspace(0.05, 0.95, 19):
+        assert score(weights) >= score(np.array([w0, 1 - w0])) - 1e-6
+    assert_allclose(stacking_weights(good[:, None]), [1.0])

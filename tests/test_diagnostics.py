@@ -26,10 +26,17 @@ def _clean(**changes):
     diagnostics = {
         "divergences": 0,
         "max_r_hat": 1.0,
+        "worst_r_hat": 1.0,
+        "r_hat_threshold": R_HAT_THRESHOLD,
         "min_ess_bulk": 1e6,
         "max_r_hat_occupied": 1.0,
+        "worst_r_hat_occupied": 1.0,
+        "r_hat_threshold_occupied": R_HAT_THRESHOLD,
         "min_ess_bulk_occupied": 1e6,
         "occupied_components": np.arange(N_COMPONENTS),
+        "n_modes": 1,
+        "chain_modes": np.zeros(N_CHAINS, dtype=int),
+        "chain_weights": np.full(N_CHAINS, 1.0 / N_CHAINS),
     }
     diagnostics.update(changes)
     return diagnostics
@@ -61,8 +68,8 @@ def test_each_cause_names_its_setting():
     (message,) = _messages(_clean(divergences=3))
     assert message.startswith("3 of 1000 post-warm-up transitions were divergent")
     assert "target_accept_prob" in message
-    (message,) = _messages(_clean(max_r_hat=1.2))
-    assert "Max R-hat is 1.200" in message
+    (message,) = _messages(_clean(worst_r_hat=1.2))
+    assert "R-hat is 1.2000" in message and "must stay below 1.0100" in message
     assert "Increase num_warmup and num_samples" in message
     (message,) = _messages(_clean(min_ess_bulk=150.0))
     assert "Min bulk ESS is 150" in message and "Increase num_samples" in message
@@ -73,13 +80,23 @@ def test_each_cause_names_its_setting():
     assert "Reduce n_components (e.g. to 2)" in message
     assert f"below {OVERFITTED_CONCENTRATION}" in message
     # Several causes, several messages.
-    assert len(_messages(_clean(divergences=1, max_r_hat=1.5))) == 2
+    assert len(_messages(_clean(divergences=1, worst_r_hat=1.5))) == 2
+    # Chains in different modes: one message, and not the advice to run longer.
+    (message,) = _messages(_clean(
+        worst_r_hat=1.5, n_modes=2, chain_modes=np.array([0, 1]),
+        chain_weights=np.array([0.7, 0.3]), min_ess_bulk=5.0,
+    ))
+    assert "settled in 2 different modes" in message and "[[0], [1]]" in message
+    assert "[0.7, 0.3]" in message and "Increase num_warmup" not in message
+    assert not is_converged(_clean(n_modes=2), overfitted=False)
 
 
 def test_thresholds():
     just_below = np.nextafter(R_HAT_THRESHOLD, 0)
-    assert _messages(_clean(max_r_hat=just_below)) == []
-    assert len(_messages(_clean(max_r_hat=R_HAT_THRESHOLD))) == 1
+    assert _messages(_clean(worst_r_hat=just_below)) == []
+    assert len(_messages(_clean(worst_r_hat=R_HAT_THRESHOLD))) == 1
+    # A quantity's own threshold, not 1.01, decides.
+    assert _messages(_clean(worst_r_hat=1.02, r_hat_threshold=1.03)) == []
     # The ESS bar is per chain.
     ess = MIN_ESS_PER_CHAIN * 2
     assert _messages(_clean(min_ess_bulk=ess)) == []
@@ -95,16 +112,16 @@ def test_overfitted_fits_are_judged_on_occupied_components():
     # Empty components' parameters are prior draws: their R-hat is excluded,
     # and emptying is what the overfitted prior asks for.
     diagnostics = _clean(
-        max_r_hat=1.5, min_ess_bulk=20.0, occupied_components=np.array([0, 2])
+        worst_r_hat=1.5, min_ess_bulk=20.0, occupied_components=np.array([0, 2])
     )
     empty_fraction = [0.0, 1.0, 0.0]
     assert _messages(diagnostics, overfitted=True, empty_fraction=empty_fraction) == []
     assert is_converged(diagnostics, overfitted=True)
     assert not is_converged(diagnostics, overfitted=False)
     assert len(_messages(diagnostics, empty_fraction=empty_fraction)) == 3
-    diagnostics.update(max_r_hat_occupied=1.05)
+    diagnostics.update(worst_r_hat_occupied=1.05)
     (message,) = _messages(diagnostics, overfitted=True, empty_fraction=empty_fraction)
-    assert "Max R-hat is 1.050 (over the 2 occupied components" in message
+    assert "R-hat is 1.0500 (over the 2 occupied components" in message
     assert "the empty components [1]" in message
     assert not is_converged(diagnostics, overfitted=True)
 
@@ -112,7 +129,9 @@ def test_overfitted_fits_are_judged_on_occupied_components():
 def test_divergences_prevent_convergence():
     assert not is_converged(_clean(divergences=1), overfitted=False)
     assert not is_converged(_clean(divergences=1), overfitted=True)
-    assert not is_converged(_clean(max_r_hat=1.01), overfitted=False)
+    assert not is_converged(_clean(worst_r_hat=1.01), overfitted=False)
+    # Too few effective draws (100 per chain) is not converged either.
+    assert not is_converged(_clean(min_ess_bulk=199.0), overfitted=False)
 
 
 # ---------------------------------------------------------- summaries
@@ -191,10 +210,19 @@ def test_fit_diagnostics(component_sites):
     occupied = np.array([True, False, True])
     diagnostics = fit_diagnostics(
         samples, _sample_stats(rng, divergent=[(0, 5), (1, 7), (1, 9)]),
-        occupied=occupied, component_sites=component_sites, dense_mass=True,
-        timings=(1.5, 2.5),
+        covariance_type="spherical", occupied=occupied,
+        component_sites=component_sites, dense_mass=True, timings=(1.5, 2.5),
+        modes=np.zeros(N_CHAINS, dtype=int), chain_weights=np.full(N_CHAINS, 0.5),
     )
     assert diagnostics["divergences"] == 3
+    assert diagnostics["n_modes"] == 1
+    assert_array_equal(diagnostics["chain_weights"], [0.5, 0.5])
+    # Every quantity has its threshold, at least 1.01; the verdict reads the
+    # quantity furthest above its own.
+    assert diagnostics["r_hat_thresholds"]["means"].shape == (N_COMPONENTS, 2)
+    assert min(np.min(t) for t in diagnostics["r_hat_thresholds"].values()) >= 1.01
+    assert diagnostics["worst_r_hat"] > 1.5
+    assert diagnostics["worst_r_hat_occupied"] < 1.05
     assert_array_equal(diagnostics["divergences_per_chain"], [1, 2])
     assert_array_equal(diagnostics["warmup_divergences"], [4, 0])
     assert diagnostics["accept_rate"].shape == (N_CHAINS,)
@@ -226,3 +254,30 @@ def test_to_inference_data():
     assert set(to_inference_data(posterior, stats).groups()) == {
         "posterior", "sample_stats"
     }
+
+
+# ---------------------------------------------------------------- modes
+
+
+def test_chain_modes_group_chains_by_their_clustering():
+    from skbayesmix._diagnostics import chain_modes
+
+    labels = np.zeros((4, 300), dtype=int)
+    labels[:, 150:] = 1
+    labels[1, :10] = 1  # chain 1 moved 10 rows: another mode
+    labels[2, :2] = 1  # chain 2 moved 2 rows (< 1% of 300 = 3): the same one
+    assert_array_equal(chain_modes(labels), [0, 1, 0, 0])
+    assert_array_equal(chain_modes(labels[[0, 2, 3]]), [0, 0, 0])
+
+
+def test_modes_are_settled_only_when_each_group_is_stationary():
+    from skbayesmix._diagnostics import settled_modes
+
+    rng = np.random.RandomState(4)
+    draws = rng.standard_normal((4, 200, 3))
+    draws[1] += 3.0  # chain 1 sits elsewhere, but is stationary there
+    modes = np.array([0, 1, 0, 0])
+    assert settled_modes({"means": draws}, modes)
+    trending = draws.copy()
+    trending[1] += np.linspace(0, 5, 200)[:, None]  # still moving: not a mode
+    assert not settled_modes({"means": trending}, modes)

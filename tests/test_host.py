@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -228,18 +227,3 @@ def test_dtypes_follow_gaussian_mixture():
     assert gmm.means_.dtype == np.float64
     # The posterior draws stay float64 whatever the input.
     assert all(v.dtype == np.float64 for v in gmm.posterior_samples_.values())
-
-
-def test_ignored_warnings_restores_filters_across_threads():
-    from skbayesmix._warnings import ignored_warnings
-
-    filters = list(warnings.filters)
-
-    def churn(_):
-        for _ in range(50):
-            with ignored_warnings():
-                time.sleep(0.001)  # hand over to another thread inside the block
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(churn, range(8)))
-    assert warnings.filters == filters

@@ -105,9 +105,10 @@ def test_chain_methods_run(chain_method):
         max_tree_depth=6,
         dense_mass=False,
     )
-    structure = _inference.ModelStructure(2, "diag", "simplex")
+    structure = _inference.ModelStructure(2, "diag", "simplex", "wishart")
     result = _inference.run_nuts(
-        X, chains, empty=np.zeros(2, bool), prior=model_hyper(centers),
+        X, chains, empty=np.zeros(2, bool),
+        prior=model_hyper(centers, covariance_type="diag"),
         structure=structure, settings=settings, seed=3,
     )
     weights, means, covariances = result.mixture

@@ -7,7 +7,7 @@ from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
 
 from skbayesmix._maximum_likelihood import (
-    max_log_likelihood,
+    log_likelihood_at_maximum,
     maximum_likelihood,
     refine_maximum_likelihood,
 )
@@ -40,19 +40,34 @@ def _posterior_near(gm, standardization, shift):
 def test_refinement_reaches_the_maximum_likelihood(blobs_and_mle):
     X, X_std, standardization, gm = blobs_and_mle
     posterior = _posterior_near(gm, standardization, shift=0.05)
-    refined = refine_maximum_likelihood(X_std, posterior, reg_covar=1e-6)
+    refined = refine_maximum_likelihood(X, posterior, reg_covar=1e-6)
     assert refined is not None and refined.weights.shape == (1, 3)
     # EM from the posterior mean climbs back to the maximum.
     mle = gm.score(X_std) * len(X) + len(X) * standardization.log_det
     summaries = posterior.summarize(X)
     assert summaries.total_log_likelihood.max() < mle - 1.0
-    best = max_log_likelihood(X, posterior, refined)
-    assert_allclose(best, mle, atol=1e-3)
     found = maximum_likelihood(X, posterior, reg_covar=1e-6, summaries=summaries)
-    assert_allclose(found.log_likelihood, best)
-    # Without a refinement, the best draw is the maximum.
-    assert_allclose(max_log_likelihood(X, posterior, None),
-                    summaries.total_log_likelihood.max())
+    assert found.refined
+    assert_allclose(found.log_likelihood, mle, atol=1e-3)
+    assert_allclose(log_likelihood_at_maximum(X, posterior, found), mle, atol=1e-3)
+
+
+def test_held_out_log_likelihood_is_additive_and_not_refitted(blobs_and_mle):
+    X, X_std, standardization, gm = blobs_and_mle
+    posterior = _posterior_near(gm, standardization, shift=0.05)
+    train, A, B = X[:100], X[100:150], X[150:]
+    found = maximum_likelihood(
+        train, posterior, reg_covar=1e-6, summaries=posterior.summarize(train)
+    )
+    at = [log_likelihood_at_maximum(part, posterior, found) for part in (A, B)]
+    both = log_likelihood_at_maximum(np.r_[A, B], posterior, found)
+    assert_allclose(both, sum(at), rtol=1e-12)
+    # A test set is scored at the training maximum, not at its own: its own
+    # maximum would fit it better.
+    own = maximum_likelihood(
+        A, posterior, reg_covar=1e-6, summaries=posterior.summarize(A)
+    )
+    assert own.log_likelihood > at[0] + 0.1
 
 
 def test_refinement_towards_a_singularity_is_rejected(blobs_and_mle):
@@ -72,4 +87,9 @@ def test_refinement_towards_a_singularity_is_rejected(blobs_and_mle):
         ).copy(),
         standardization=standardization,
     )
-    assert refine_maximum_likelihood(X_std, posterior, reg_covar=1e-6) is None
+    assert refine_maximum_likelihood(X, posterior, reg_covar=1e-6) is None
+    # The best draw stands in.
+    summaries = posterior.summarize(X)
+    found = maximum_likelihood(X, posterior, reg_covar=1e-6, summaries=summaries)
+    assert not found.refined
+    assert_allclose(found.log_likelihood, summaries.total_log_likelihood.max())

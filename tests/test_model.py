@@ -18,6 +18,8 @@ from skbayesmix._settings import n_unconstrained_parameters
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
+import numpyro.distributions as dist  # noqa: E402
+
 from skbayesmix import _inference  # noqa: E402
 from skbayesmix._model import (  # noqa: E402
     ROW_BLOCK,
@@ -48,10 +50,19 @@ def test_sampled_parameter_count_matches_the_model(covariance_type, weights):
     )
 
     def unconstrained():
-        # ImproperUniform logits cannot be drawn: give them a value.
-        fixed = handlers.substitute(model, data={"weight_logits": jnp.zeros(4)})
+        # ImproperUniform sites cannot be drawn: give them a value.
+        def improper_value(site):
+            fn = site.get("fn")
+            while hasattr(fn, "base_dist"):
+                fn = fn.base_dist
+            if isinstance(fn, dist.ImproperUniform):
+                return jnp.ones(site["fn"].shape())
+            return None
+
+        fixed = handlers.substitute(model, substitute_fn=improper_value)
         trace = handlers.trace(handlers.seed(fixed, 0)).get_trace(
-            X, jnp.ones(40, bool), model_hyper(np.zeros((4, 3)))
+            X, jnp.ones(40, bool),
+            model_hyper(np.zeros((4, 3)), covariance_type=covariance_type),
         )
         return {
             name: biject_to(site["fn"].support).inv(site["value"])
@@ -73,7 +84,13 @@ def test_padding_with_mask_leaves_potential_energy_unchanged(covariance_type):
     model = functools.partial(
         gmm_model, n_components=3, covariance_type=covariance_type
     )
-    hyper = {k: jnp.asarray(v, jnp.float32) for k, v in model_hyper(centers).items()}
+    hyper = model_hyper(centers, covariance_type=covariance_type)
+    start = init_sites(
+        start, hyper, weight_parameterization="simplex",
+        covariance_type=covariance_type, covariance_prior="wishart",
+        n_samples=X.shape[0],
+    )
+    hyper = {k: jnp.asarray(v, jnp.float32) for k, v in hyper.items()}
     size = _inference.padded_size(X.shape[0]) + 13
     X_padded = np.full((size, X.shape[1]), 7.0)  # arbitrary rows, masked out
     X_padded[: X.shape[0]] = X
@@ -126,13 +143,14 @@ def test_mixture_log_likelihood_matches_scipy(n_samples, covariance_type):
     def f32(a):
         return None if a is None else jnp.asarray(a, jnp.float32)
 
+    covariances = covariance_from_factors(scales, corr, reg, covariance_type)
     log_prob = component_log_prob(
-        f32(X), f32(means), f32(scales), f32(corr), reg, covariance_type
+        f32(X), f32(means), f32(covariances), covariance_type
     )
     np.testing.assert_allclose(np.asarray(log_prob), expected, rtol=1e-5, atol=1e-4)
     total = mixture_log_likelihood(
-        f32(X), f32(mask), f32(log_weights), f32(means), f32(scales), f32(corr),
-        reg, covariance_type,
+        f32(X), f32(mask), f32(log_weights), f32(means), f32(covariances),
+        covariance_type,
     )
     np.testing.assert_allclose(
         float(total), np.sum(mask * logsumexp(expected + log_weights, axis=1)),
@@ -150,9 +168,10 @@ def test_float32_log_likelihood_keeps_precision_for_tight_clusters():
     means = np.stack([X[i::4].mean(0) for i in range(4)])
     scales = np.stack([X[i::4].std(0) for i in range(4)]) + 1e-3
     corr = np.broadcast_to(np.eye(2), (4, 2, 2))
-    args = [X, np.ones(len(X)), np.log(np.full(4, 0.25)), means, scales, corr]
+    covariances = covariance_from_factors(scales, corr, 1e-6, "full")
+    args = [X, np.ones(len(X)), np.log(np.full(4, 0.25)), means, covariances]
     got = mixture_log_likelihood(*[jnp.asarray(a, jnp.float32) for a in args],
-                                 1e-6, "full")
+                                 "full")
     expected = np.sum(logsumexp(np.stack([
         multivariate_normal(m, np.diag(s**2) + 1e-6 * np.eye(2)).logpdf(X)
         for m, s in zip(means, scales)], axis=1) + np.log(0.25), axis=1))
@@ -220,26 +239,25 @@ def test_softmax_weight_prior_is_dirichlet(concentration):
 # ------------------------------------------------- sites and the mixture
 
 
+def _init(chains, prior, weights="simplex", covariance_prior="lkj", **kwargs):
+    return init_sites(
+        chains, prior, weight_parameterization=weights, covariance_type="full",
+        covariance_prior=covariance_prior, n_samples=60, **kwargs,
+    )
+
+
 def test_init_sites_per_weight_parameterization():
     _, centers, start, rng = kmeans_problem(60, 2, "full")
     chains = jittered_chain_values(start, num_chains=3, random_state=rng)
-    simplex = init_sites(
-        chains, weight_parameterization="simplex", weight_concentration=0.5,
-        n_samples=60,
-    )
-    assert set(simplex) == set(chains)
-    for name in chains:
+    prior = model_hyper(centers)
+    simplex = _init(chains, prior)
+    assert set(simplex) == set(chains) - {"means"} | {"mean_offsets"}
+    for name in set(chains) - {"means"}:
         assert_array_equal(simplex[name], chains[name])
-    gamma = init_sites(
-        chains, weight_parameterization="gamma", weight_concentration=0.5,
-        n_samples=60,
-    )
+    gamma = _init(chains, prior, "gamma")
     assert "weights" not in gamma
     assert_allclose(np.exp(gamma["log_gamma_weights"]), chains["weights"])
-    softmax = init_sites(
-        chains, weight_parameterization="softmax", weight_concentration=0.5,
-        n_samples=60,
-    )
+    softmax = _init(chains, prior, "softmax")
     assert "weights" not in softmax
     assert_allclose(
         softmax["weight_logits"], softmax_logits(chains["weights"], 0.5, 60)
@@ -248,12 +266,39 @@ def test_init_sites_per_weight_parameterization():
     assert "weights" in chains and "weight_logits" not in chains
 
 
+def test_init_sites_means_and_bartlett_factors_rebuild_the_start():
+    X, centers, start, rng = kmeans_problem(60, 2, "full")
+    chains = jittered_chain_values(start, num_chains=3, random_state=rng)
+    prior = model_hyper(centers)
+    root = np.linalg.cholesky(np.cov(X.T) + 0.1 * np.eye(2))
+    prior["component_root"] = root
+    sites = _init(chains, prior, covariance_prior="wishart")
+    assert {"precision_log_diagonal", "precision_off_diagonal"} <= set(sites)
+    assert "scales" not in sites and "corr_cholesky" not in sites
+    assert_allclose(centers + sites["mean_offsets"] @ root.T, chains["means"])
+    samples = {name: value[:, None] for name, value in sites.items()}
+    samples["weights"] = chains["weights"][:, None]
+    samples["means"] = chains["means"][:, None]
+    covariances = to_mixture(
+        samples, covariance_type="full", reg_covar=0.0,
+        component_root=root,
+    )[2][:, 0]
+    assert_allclose(
+        covariances,
+        covariance_from_factors(chains["scales"], chains["corr_cholesky"], 0.0,
+                                "full"),
+        rtol=1e-10, atol=1e-12,
+    )
+
+
 def test_init_sites_start_empty_components_at_the_knee():
     weights = np.array([[0.7, 0.3 - 1e-9, 1e-9]])
     empty = np.array([False, False, True])
+    prior = model_hyper(np.zeros((3, 2)), 1e-3)
     sites = init_sites(
-        {"weights": weights}, weight_parameterization="softmax",
-        weight_concentration=1e-3, n_samples=200, empty=empty,
+        {"weights": weights, "means": np.zeros((1, 3, 2))}, prior,
+        weight_parameterization="softmax", covariance_type="full",
+        covariance_prior="lkj", n_samples=200, empty=empty,
     )
     knee = -np.log(200) - WEIGHT_TAIL_OFFSET + np.log(1e-3)
     assert_allclose(sites["weight_logits"][0, 2], knee)
@@ -281,3 +326,122 @@ def test_to_mixture_builds_covariances_with_reg_covar(covariance_type):
     assert_allclose(covariances, expected)
     leading = {"full": (3, 2, 2), "tied": (2, 2), "diag": (3, 2), "spherical": (3,)}
     assert covariances.shape == (2, 4) + leading[covariance_type]
+
+
+# ------------------------------------------------------- covariance priors
+
+
+@pytest.mark.parametrize("n_features", [1, 3])
+def test_bartlett_factors_round_trip(n_features):
+    from skbayesmix._covariance import (
+        bartlett_from_covariances,
+        covariance_from_bartlett,
+    )
+
+    rng = np.random.RandomState(0)
+    A = rng.standard_normal((2, 5, n_features, n_features))
+    covariances = A @ np.swapaxes(A, -1, -2) + 0.5 * np.eye(n_features)
+    B = rng.standard_normal((n_features, n_features))
+    prior_scale = B @ B.T + np.eye(n_features)
+    root = np.linalg.cholesky(prior_scale)
+    log_diagonal, off_diagonal = bartlett_from_covariances(covariances, root)
+    assert log_diagonal.shape == (2, 5, n_features)
+    assert (off_diagonal is None) == (n_features == 1)
+    assert_allclose(
+        covariance_from_bartlett(log_diagonal, off_diagonal, root),
+        covariances, rtol=1e-10,
+    )
+    jax_covariances = covariance_from_bartlett(
+        jnp.asarray(log_diagonal), None if off_diagonal is None
+        else jnp.asarray(off_diagonal), jnp.asarray(root), xp=jnp,
+    )
+    assert_allclose(np.asarray(jax_covariances), covariances, rtol=1e-4)
+
+
+def _prior_draws(covariance_type, dof, prior_scale, n_features=3, seed=0):
+    """Covariances drawn by NUTS from the model's prior alone (every row masked)."""
+    from numpyro.infer import MCMC, NUTS
+
+    n_components = 2
+    model = functools.partial(
+        gmm_model, n_components=n_components, covariance_type=covariance_type,
+        covariance_prior="wishart",
+    )
+    hyper = {
+        "weight_concentration": 1.0,
+        "mean_prior_loc": jnp.zeros((n_components, n_features)),
+        "mean_prior_scale": 1.0,
+        "component_root": jnp.linalg.cholesky(jnp.asarray(prior_scale))
+        if covariance_type == "full" else jnp.eye(n_features),
+        "component_root_inverse": jnp.linalg.inv(jnp.linalg.cholesky(
+            jnp.asarray(prior_scale)))
+        if covariance_type == "full" else jnp.eye(n_features),
+        "bartlett_prior": jnp.eye(n_features),
+        "degrees_of_freedom": dof,
+        "covariance_prior_scale": jnp.asarray(prior_scale),
+        "scale_prior": 1.0,
+        "lkj_concentration": 1.0,
+        "reg_covar": 0.0,
+    }
+    mcmc = MCMC(NUTS(model), num_warmup=300, num_samples=2000, progress_bar=False)
+    mcmc.run(jax.random.key(seed), jnp.zeros((16, n_features)), jnp.zeros(16), hyper)
+    samples = {k: np.asarray(v, np.float64) for k, v in mcmc.get_samples().items()}
+    return to_mixture(
+        samples, covariance_type=covariance_type, reg_covar=0.0,
+        component_root=np.linalg.cholesky(prior_scale)
+        if covariance_type == "full" else None,
+    )[2]
+
+
+def test_wishart_prior_has_the_inverse_wishart_moments():
+    # dof large enough that the sample variance is a stable estimate.
+    n_features, dof = 3, 15.0
+    prior_scale = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])
+    covariances = _prior_draws("full", dof, prior_scale).reshape(-1, 3, 3)
+    scale = dof - n_features - 1
+    assert_allclose(covariances.mean(axis=0), prior_scale / scale, atol=0.02)
+    # Var(Sigma_ii) = 2 psi_ii^2 / ((dof - D - 1)^2 (dof - D - 3)).
+    expected = 2 * np.diag(prior_scale) ** 2 / (scale**2 * (scale - 2))
+    assert_allclose(
+        np.var(np.diagonal(covariances, axis1=1, axis2=2), axis=0), expected,
+        rtol=0.2,
+    )
+
+
+def test_diag_prior_has_the_inverse_gamma_moments():
+    n_features, dof = 3, 15.0
+    prior_scale = np.array([2.0, 1.0, 0.5])
+    variances = _prior_draws("diag", dof, prior_scale).reshape(-1, 3)
+    shape = 0.5 * (dof - n_features + 1)
+    assert_allclose(variances.mean(axis=0), 0.5 * prior_scale / (shape - 1),
+                    rtol=0.05)
+
+
+def test_gamma_weights_prior_is_finite_far_in_the_tail():
+    # y = log g at -100: the Gamma density of exp(-100) underflows in float32.
+    from numpyro.infer.util import log_density
+
+    model = functools.partial(
+        gmm_model, n_components=3, covariance_type="spherical",
+        weight_parameterization="gamma",
+    )
+    hyper = {
+        k: jnp.asarray(v, jnp.float32)
+        for k, v in model_hyper(
+            np.zeros((3, 2)), 0.01, covariance_type="spherical"
+        ).items()
+    }
+    params = {
+        "log_gamma_weights": jnp.array([-100.0, -1.0, 0.0]),
+        "mean_offsets": jnp.zeros((3, 2)),
+        "scales": jnp.ones(3),
+    }
+    args = (jnp.zeros((16, 2)), jnp.zeros(16), hyper)
+    log_joint, trace = log_density(model, args, {}, params)
+    assert np.isfinite(float(log_joint))
+    alpha = 0.01
+    expected = sum(alpha * y - np.exp(y) for y in (-100.0, -1.0, 0.0))
+    from scipy.special import gammaln
+
+    expected -= 3 * gammaln(alpha)
+    assert_allclose(float(trace["weight_prior"]["fn"].log_factor), expected, rtol=1e-5)

@@ -136,10 +136,13 @@ class _FakeBayesianMixture(GaussianMixture):
         return self._ic()
 
     def loo(self):
+        from skbayesmix._warnings import warn
+
         result = self._ic()
-        result["pareto_k"] = np.where(np.arange(300) < self.n_components - 3, 0.9, 0.1)
+        result["pareto_k"] = np.where(np.arange(300) < self.n_components - 2, 0.9, 0.1)
         result["pareto_k_threshold"] = 0.7
-        warnings.warn("the estimator's own Pareto warning", ConvergenceWarning)
+        # As BayesianGMM.loo() does, through the channel the selector collects.
+        warn("the estimator's own Pareto warning", ConvergenceWarning)
         return result
 
 
@@ -150,7 +153,8 @@ def test_one_standard_error_rule_and_pareto_warnings(separated_blobs):
         n_components_range=(1, 2, 3, 4, 5),
         criterion="loo",
     )
-    with pytest.warns(ConvergenceWarning, match="Pareto k") as record:
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
         selector.fit(X)
     results = selector.cv_results_
     # K=5 has the best elpd, but K=3 and K=4 lie within one paired SE of it
@@ -160,20 +164,25 @@ def test_one_standard_error_rule_and_pareto_warnings(separated_blobs):
     assert results["d_elpd_loo"][1] > results["dse_elpd_loo"][1]
     assert selector.best_n_components_ == 3
     assert selector.best_score_ == pytest.approx(results["elpd_loo"][2])
-    assert_array_equal(results["n_bad_pareto_k"], [0, 0, 0, 1, 2])
-    # One selector warning per candidate with bad k, naming it; the inner
-    # estimator's own Pareto warning is replaced, not repeated.
+    assert_array_equal(results["n_bad_pareto_k"], [0, 0, 1, 2, 3])
+    # One Pareto warning, for the chosen candidate only, naming it, at the
+    # caller's line; the inner estimator's own is replaced, not repeated.
     messages = [str(w.message) for w in record if "Pareto" in str(w.message)]
-    assert len(messages) == 2
-    assert "[n_components=4" in messages[0] and "1 observations" in messages[0]
-    assert not any("own Pareto" in m for m in messages)
+    assert messages == [
+        "[n_components=3, covariance_type='full'] PSIS-LOO is unreliable: 1 "
+        "observations have Pareto k above 0.70. Increase num_samples, or compare "
+        "by BIC or WAIC instead."
+    ]
+    assert {w.filename for w in record} == {__file__}
 
-    # WAIC has no paired SE fallback issue: same rule, same choice.
+    # WAIC has no paired SE fallback issue: same rule, same choice; and Pareto
+    # k concerns PSIS-LOO only.
     selector.set_params(criterion="waic")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
         selector.fit(X)
     assert selector.best_n_components_ == 3
+    assert not [w for w in record if "Pareto" in str(w.message)]
 
 
 def test_covariance_types_compare_structures(separated_blobs):
@@ -396,3 +405,219 @@ def test_same_result_on_a_dask_cluster(separated_blobs, sequential_selection):
         assert len(tasks.data) >= 1
         assert workers and workers <= set(client.scheduler_info()["workers"])
     _assert_same_selection(selector, sequential_selection)
+
+
+# ------------------------------------------------ warnings of the chosen one
+
+
+class _AdvisingMixture(GaussianMixture):
+    """GaussianMixture that warns as BayesianGMM does, and reports diagnostics."""
+
+    def fit(self, X, y=None):
+        from skbayesmix._warnings import warn
+
+        super().fit(X)
+        k = self.n_components
+        self.diagnostics_ = {
+            "max_r_hat": 1.0 + k / 100, "min_ess_bulk": 100.0 * k,
+            "divergences": k - 1, "n_modes": k,
+        }
+        warn(f"K={k} mixes slowly", ConvergenceWarning)
+        warn(f"K={k} has a note", UserWarning)
+        return self
+
+
+def _recorded(fit, *args):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        fitted = fit(*args)
+    return fitted, record
+
+
+@pytest.mark.parametrize("backend", ["sequential", "threading"])
+def test_only_the_chosen_candidate_warns_at_the_callers_line(separated_blobs, backend):
+    X, _ = separated_blobs
+    selector = BayesianGMMSelector(
+        _AdvisingMixture(random_state=0), n_components_range=(2, 3, 4)
+    )
+    with joblib.parallel_config(backend=backend, n_jobs=2):
+        _, record = _recorded(selector.fit, X)
+    assert selector.best_n_components_ == 3
+    # Every category is passed on, tagged with the candidate; nothing of K=2, 4.
+    assert [(w.category, str(w.message)) for w in record] == [
+        (ConvergenceWarning, "[n_components=3, covariance_type='full'] K=3 mixes "
+         "slowly"),
+        (UserWarning, "[n_components=3, covariance_type='full'] K=3 has a note"),
+    ]
+    assert {w.filename for w in record} == {__file__}
+    results = selector.cv_results_
+    assert_allclose(results["max_r_hat"], [1.02, 1.03, 1.04])
+    assert_allclose(results["min_ess_bulk"], [200.0, 300.0, 400.0])
+    assert_array_equal(results["divergences"], [1, 2, 3])
+    assert_array_equal(results["n_modes"], [2, 3, 4])
+    assert_array_equal(results["converged"], [True, True, True])
+
+
+def test_chosen_candidate_warns_at_the_users_line_through_grid_search(
+    separated_blobs,
+):
+    X, _ = separated_blobs
+    pipe = make_pipeline(StandardScaler(), BayesianGMMSelector(
+        _AdvisingMixture(random_state=0), n_components_range=(2, 3)
+    ))
+    search = GridSearchCV(
+        pipe, {"bayesiangmmselector__criterion": ["bic", "aic"]},
+        scoring=bic_score, cv=KFold(2, shuffle=True, random_state=0),
+    )
+    _, record = _recorded(search.fit, X)
+    # One candidate chosen per selector fit (2 settings x 2 folds, and the refit).
+    assert len(record) == 2 * 5
+    assert {w.filename for w in record} == {__file__}
+    assert all(str(w.message).startswith("[n_components=3") for w in record)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_gaussian_mixture_candidates_that_do_not_converge_are_summarised(
+    separated_blobs, capsys, n_jobs
+):
+    X, _ = separated_blobs
+    # With 3 EM iterations, K=4 and K=5 do not converge (scikit-learn warns).
+    selector = BayesianGMMSelector(
+        GaussianMixture(max_iter=3, random_state=0),
+        n_components_range=(1, 2, 3, 4, 5), n_jobs=n_jobs, verbose=1,
+    )
+    _, record = _recorded(selector.fit, X)
+    assert selector.best_n_components_ == 3
+    assert record == []
+    results = selector.cv_results_
+    assert_array_equal(results["converged"], [True, True, True, False, False])
+    assert results["converged"].dtype == bool
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == (
+        "BayesianGMMSelector: 2 candidates not chosen did not converge: "
+        "n_components=4, 5; see cv_results_['converged']"
+    )
+    # The same fits as GaussianMixture's own, which does warn.
+    for k, row in zip((4, 5), (3, 4)):
+        gmm, warned = _recorded(GaussianMixture(k, max_iter=3, random_state=0).fit, X)
+        assert [w.category for w in warned] == [ConvergenceWarning]
+        assert_allclose(results["bic"][row], gmm.bic(X), rtol=1e-12)
+    # No sampler diagnostics: NaN, or masked.
+    for key in ("max_r_hat", "min_ess_bulk"):
+        assert results[key].dtype == np.float64 and np.all(np.isnan(results[key]))
+    for key in ("divergences", "n_modes"):
+        assert results[key].dtype.kind == "i"
+        assert np.all(np.ma.getmaskarray(results[key]))
+
+
+def test_chosen_warnings_only_when_misspecified_candidates_do_not_converge(capsys):
+    from conftest import TINY
+
+    # Two blobs: K=3 is misspecified. With tiny chains no candidate converges
+    # (checked below), yet only the chosen K=2 warns.
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(40, 1) - 5, rng.randn(40, 1) + 5]
+    selector = BayesianGMMSelector(
+        BayesianGMM(covariance_type="spherical", **TINY),
+        n_components_range=(1, 2, 3), verbose=1,
+    )
+    _, record = _recorded(selector.fit, X)
+    assert selector.best_n_components_ == 2
+    convergence = [w for w in record if w.category is ConvergenceWarning]
+    assert convergence
+    for warning in convergence:
+        assert str(warning.message).startswith(
+            "[n_components=2, covariance_type='spherical'] "
+        )
+        assert warning.filename == __file__
+    results = selector.cv_results_
+    assert not results["converged"][2]
+    not_chosen = [int(k) for k, ok in zip(results["n_components"], results["converged"])
+                  if k != 2 and not ok]
+    assert 3 in not_chosen
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"BayesianGMMSelector: {len(not_chosen)} candidate"
+        f"{'s' if len(not_chosen) > 1 else ''} not chosen did not converge: "
+        f"n_components={', '.join(map(str, not_chosen))}; "
+        "see cv_results_['converged']"
+    )
+    # The diagnostic columns are the candidates' own.
+    best = selector.best_estimator_
+    assert results["max_r_hat"].dtype == np.float64
+    assert results["min_ess_bulk"].dtype == np.float64
+    assert results["divergences"].dtype.kind == "i"
+    assert results["n_modes"].dtype.kind == "i"
+    assert results["converged"].dtype == bool
+    for key in ("divergences", "n_modes", "converged"):
+        assert not np.ma.getmaskarray(results[key]).any(), key
+    assert results["max_r_hat"][1] == best.diagnostics_["max_r_hat"]
+    assert results["min_ess_bulk"][1] == best.diagnostics_["min_ess_bulk"]
+    assert results["divergences"][1] == best.diagnostics_["divergences"]
+    assert results["n_modes"][1] == best.diagnostics_.get("n_modes", 1)
+    assert results["converged"][1] == best.converged_
+
+
+# ----------------------------------------------- ArviZ's global settings
+
+
+def test_arviz_ic_scale_does_not_change_elpd():
+    from skbayesmix._criteria import elpd_differences, information_criterion
+    from skbayesmix._diagnostics import az
+
+    rng = np.random.RandomState(0)
+    log_liks = [rng.normal(-2, s, (2, 50, 40)) + rng.normal(0, 0.5, 40)
+                for s in (0.2, 0.9)]
+    posterior = {"means": rng.standard_normal((2, 50, 3))}
+
+    def criteria():
+        results = {
+            method: [information_criterion(ll, method, posterior=posterior)
+                     for ll in log_liks]
+            for method in ("waic", "loo")
+        }
+        differences = {
+            method: elpd_differences(
+                np.array([r["elpd"] for r in res]), res, method=method, n_samples=40
+            )
+            for method, res in results.items()
+        }
+        return results, differences
+
+    reference, reference_differences = criteria()
+    with az.rc_context({"stats.ic_scale": "deviance"}):
+        results, differences = criteria()
+    for method in ("waic", "loo"):
+        for ours, theirs in zip(results[method], reference[method]):
+            for key in ("elpd", "se", "p", "pointwise"):
+                assert_array_equal(ours[key], theirs[key])
+            assert ours["elpd_data"]["scale"] == "log"
+        assert_array_equal(differences[method], reference_differences[method])
+
+
+@pytest.mark.parametrize("criterion", ["waic", "loo"])
+def test_arviz_ic_scale_does_not_change_the_choice(criterion):
+    from conftest import TINY
+
+    from skbayesmix._diagnostics import az
+
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(40, 1) - 5, rng.randn(40, 1) + 5]
+    selector = BayesianGMMSelector(
+        BayesianGMM(covariance_type="spherical", **TINY),
+        n_components_range=(1, 2, 3), criterion=criterion,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = clone(selector).fit(X)
+        with az.rc_context({"stats.ic_scale": "deviance"}):
+            selector.fit(X)
+            best = selector.best_estimator_
+            estimator_results = best.waic(), best.loo()
+    assert selector.best_n_components_ == reference.best_n_components_
+    assert selector.best_score_ == reference.best_score_
+    for key in (f"elpd_{criterion}", f"d_elpd_{criterion}", f"dse_elpd_{criterion}"):
+        assert_array_equal(selector.cv_results_[key], reference.cv_results_[key])
+    for ours, method in zip(estimator_results, ("waic", "loo")):
+        assert ours["elpd"] == reference.cv_results_[f"elpd_{method}"][
+            reference.best_index_
+        ]

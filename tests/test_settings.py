@@ -62,3 +62,57 @@ def test_auto_dense_mass_counts_the_sampled_dimension():
     # The window is a function of num_warmup.
     assert resolve(BayesianGMM(4, num_warmup=2000), 10).dense_mass is True
     assert resolve(BayesianGMM(8, num_warmup=15), 2).dense_mass is False
+
+
+# r_hat_threshold: appended here while the top of the file is being edited;
+# these imports can join the others.
+# (arviz is already imported, without its FutureWarning, by skbayesmix.)
+import arviz as az  # noqa: E402
+import numpy as np  # noqa: E402
+
+from skbayesmix._settings import r_hat_threshold  # noqa: E402
+
+
+def test_r_hat_threshold_grows_with_the_number_of_quantities():
+    thresholds = [r_hat_threshold(2, 500, m) for m in (1, 10, 100, 1000, 10000)]
+    assert thresholds == sorted(thresholds)
+    assert thresholds[-1] > thresholds[2] > 1.01
+
+
+def test_r_hat_threshold_is_never_below_vehtari():
+    for num_chains in (1, 2, 4, 8):
+        for num_draws in (4, 100, 500, 5000):
+            for n_quantities in (1, 50, 2000):
+                assert r_hat_threshold(num_chains, num_draws, n_quantities) >= 1.01
+    # Many draws per quantity: the floor, where the formula alone is lower.
+    assert r_hat_threshold(4, 1000, 2000) == 1.01
+    assert r_hat_threshold(4, 1000, 2000, minimum=1.0) < 1.005
+
+
+def test_r_hat_threshold_shrinks_with_more_draws_and_grows_with_tau():
+    thresholds = [
+        r_hat_threshold(2, draws, 1000, minimum=1.0) for draws in (100, 250, 500, 1000)
+    ]
+    assert all(a > b for a, b in zip(thresholds, thresholds[1:]))
+    assert r_hat_threshold(2, 500, 400, autocorrelation_time=3.0) > r_hat_threshold(
+        2, 500, 400
+    )
+    with pytest.raises(ValueError, match="n_quantities = 0"):
+        r_hat_threshold(2, 500, 0)
+
+
+def test_r_hat_threshold_false_alarms_on_converged_chains():
+    # 40 simulated fits of 4 chains x 250 independent draws and 200 quantities,
+    # R-hat as convergence_summary computes it. The rule's false-alarm rate is
+    # about 5%: 0-7 of 40 over seeds 0-29 (expected 2.2); 1.01 flags 9-18.
+    rng = np.random.default_rng(0)
+    draws = rng.standard_normal((4, 250, 40, 200))
+    r_hat = az.rhat(az.convert_to_dataset({"x": draws}))["x"].values
+    max_r_hat = r_hat.max(axis=1)
+    threshold = r_hat_threshold(4, 250, 200)
+    assert 1.01 < threshold < 1.02
+    rule_alarms = int(np.sum(max_r_hat >= threshold))
+    vehtari_alarms = int(np.sum(max_r_hat >= 1.01))
+    assert rule_alarms <= 7
+    assert vehtari_alarms >= 5
+    assert rule_alarms < vehtari_alarms

@@ -72,16 +72,18 @@ def test_divergence_warning_advises_target_accept_prob(emptied_fit):
 
 
 def test_r_hat_warning_advises_longer_chains(emptied_fit, short_fit):
+    flagged = 0
     for gmm, messages, _ in (emptied_fit, short_fit):
-        r_hat = gmm.diagnostics_["max_r_hat"]
-        if r_hat < 1.01:
+        r_hat = gmm.diagnostics_["worst_r_hat"]
+        if r_hat < gmm.diagnostics_["r_hat_threshold"]:
             assert not [m for m in messages if "R-hat" in m]
             continue
+        flagged += 1
         msg = _one(messages, "R-hat")
-        assert f"{r_hat:.3f}" in msg
+        assert f"{r_hat:.4f}" in msg
         assert "Increase num_warmup and num_samples" in msg
     # At least one of the two fits has chains that disagree after 20 draws.
-    assert max(f[0].diagnostics_["max_r_hat"] for f in (emptied_fit, short_fit)) > 1.01
+    assert flagged >= 1
 
 
 def test_low_ess_warning_advises_more_samples(short_fit):
@@ -165,3 +167,170 @@ def test_fewer_distinct_rows_than_components_warns_once_with_advice():
         __file__
     }
     assert np.all(np.isfinite(gmm.means_))
+
+
+# ------------------------------------- warnings without the process-wide filters
+# skbayesmix._warnings: warn() and collected_warnings() never read or change
+# warnings.filters, so that fits in threads cannot leave them changed.
+
+
+def test_warn_outside_collection_points_at_the_caller():
+    from skbayesmix._warnings import warn
+
+    def library_function():
+        warn("advice", ConvergenceWarning)  # stacklevel=2: library_function's caller
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        library_function()
+        warn("here", UserWarning, stacklevel=1)
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (ConvergenceWarning, "advice"), (UserWarning, "here")
+    ]
+    assert {w.filename for w in caught} == {__file__}
+
+
+def test_collected_warnings_collect_instead_of_issuing_and_nest():
+    from skbayesmix._warnings import collected_warnings, warn
+
+    filters = list(warnings.filters)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with collected_warnings() as outer:
+            warn("first")
+            with collected_warnings() as inner:
+                warn("inner", UserWarning)
+            warn("second", RuntimeWarning)
+        warn("after")
+    assert outer == [(ConvergenceWarning, "first"), (RuntimeWarning, "second")]
+    assert inner == [(UserWarning, "inner")]
+    assert [str(w.message) for w in caught] == ["after"]
+    assert warnings.filters == filters
+
+
+def test_collected_warnings_are_per_thread():
+    import threading
+
+    from skbayesmix._warnings import collected_warnings, warn
+
+    barrier = threading.Barrier(4)
+    lists = {}
+
+    def job(name):
+        with collected_warnings() as collected:
+            barrier.wait()  # all four blocks open at once
+            for i in range(20):
+                warn(f"{name} {i}")
+        lists[name] = collected
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with collected_warnings() as main_list:
+            threads = [threading.Thread(target=job, args=(n,)) for n in "abcd"]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    for name in "abcd":
+        assert lists[name] == [(ConvergenceWarning, f"{name} {i}") for i in range(20)]
+    # A thread started inside a collecting block does not report to it.
+    assert main_list == [] and caught == []
+
+
+def _plain_fit_warnings(mixture, X):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mixture.fit(X)
+    return [w for w in caught if w.category is ConvergenceWarning]
+
+
+@pytest.mark.parametrize("mixture", [
+    # EM stopped before convergence, from k-means; several initialisations.
+    {"class": "GaussianMixture", "n_components": 4, "max_iter": 3, "n_init": 2},
+    {"class": "BayesianGaussianMixture", "n_components": 4, "max_iter": 4},
+    # Converged after a few iterations.
+    {"class": "GaussianMixture", "n_components": 2, "covariance_type": "diag"},
+])
+def test_quiet_fit_is_fit_without_its_warning(mixture):
+    import sklearn.mixture
+    from sklearn.datasets import make_blobs
+
+    from skbayesmix._warnings import quiet_fit
+
+    params = dict(mixture)
+    cls = getattr(sklearn.mixture, params.pop("class"))
+    X, _ = make_blobs(n_samples=200, centers=4, random_state=1)
+    reference = cls(**params, random_state=np.random.RandomState(3))
+    reference_warnings = _plain_fit_warnings(reference, X)
+    assert bool(reference_warnings) == (not reference.converged_)
+    quiet = cls(**params, random_state=np.random.RandomState(3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert quiet_fit(quiet, X) is quiet
+    assert caught == []
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_",
+                 "n_iter_", "converged_", "lower_bound_"):
+        np.testing.assert_array_equal(getattr(quiet, name), getattr(reference, name))
+    assert quiet.get_params().keys() == reference.get_params().keys()
+    assert quiet.max_iter == reference.max_iter and quiet.tol == reference.tol
+    # The caller's generator advanced as fit advances it.
+    assert quiet.random_state.randint(1000) == reference.random_state.randint(1000)
+
+
+def test_quiet_fit_with_fewer_distinct_rows_than_components():
+    from sklearn.mixture import GaussianMixture
+
+    from skbayesmix._warnings import quiet_fit
+
+    # k-means cannot find three clusters in two distinct rows, and says so; the
+    # quiet fit starts from k-means++ instead (and warns about nothing).
+    X = np.repeat([[0.0], [5.0]], 30, axis=0)
+    messages = [str(w.message) for w in _plain_fit_warnings(GaussianMixture(3), X)]
+    assert any("distinct clusters" in m for m in messages)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet = quiet_fit(GaussianMixture(3, random_state=0), X)
+    assert caught == []
+    assert np.all(np.isfinite(quiet.means_)) and quiet.converged_
+
+
+def test_concurrent_fits_and_criteria_leave_the_warning_filters_alone(monkeypatch):
+    # Threads in catch_warnings blocks that interleave put back each other's
+    # filter lists; with skbayesmix's blocks (lock-guarded among themselves)
+    # beside third-party ones, the filters were left changed in 5 of 5 trials.
+    import sys
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import TINY
+
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(30, 2) - 3, rng.randn(30, 2) + 3]
+    fitted = BayesianGMM(2, **TINY).fit(X)  # compiles once, outside the threads
+    # Third-party code (scikit-learn's validation, ArviZ's ESS) still enters
+    # catch_warnings; skbayesmix itself must not, on any path a thread runs.
+    entered_by_skbayesmix = []
+    enter = warnings.catch_warnings.__enter__
+
+    def recording_enter(self):
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.startswith("skbayesmix"):
+            entered_by_skbayesmix.append(caller)
+        return enter(self)
+
+    monkeypatch.setattr(warnings.catch_warnings, "__enter__", recording_enter)
+
+    def job(index):
+        barrier.wait()  # start together, so that fits and criteria overlap
+        BayesianGMM(2, **TINY).fit(X).waic()
+        fitted.loo()
+        fitted.waic()
+
+    for _ in range(5):
+        filters = list(warnings.filters)
+        barrier = threading.Barrier(4)
+        # No catch_warnings here: it would itself garble the filters under test.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(job, range(4)))
+        assert warnings.filters == filters
+    assert entered_by_skbayesmix == []

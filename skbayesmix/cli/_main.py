@@ -4,7 +4,6 @@ import os
 import sys
 import threading
 import time
-import warnings
 
 from skbayesmix.cli._figure import FIGURE_NAME, write_figure
 from skbayesmix.cli._io import (
@@ -65,9 +64,8 @@ def _k_range(args):
 
 def _fit(X, args, log):
     """Fit the selector; return it and the distinct warning messages issued."""
-    from sklearn.exceptions import ConvergenceWarning
-
     from skbayesmix import BayesianGMM, BayesianGMMSelector
+    from skbayesmix._warnings import collected_warnings
 
     base = BayesianGMM(
         covariance_type=args.covariance_type,
@@ -88,11 +86,12 @@ def _fit(X, args, log):
         f"{args.num_warmup}+{args.num_samples} iterations"
     )
     log(f"{label} (the first fit of each K includes JAX compilation)")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+    # The selector issues the chosen candidate's warnings; the report prints
+    # them instead.
+    with collected_warnings() as caught:
         with _Ticker(label, sys.stderr, enabled=not args.quiet):
             selector.fit(X)
-    messages = list(dict.fromkeys(str(w.message) for w in caught))
+    messages = list(dict.fromkeys(message for _, message in caught))
     return selector, messages
 
 
