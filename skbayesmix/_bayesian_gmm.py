@@ -65,11 +65,12 @@ class BayesianGMM(BaseBayesianMixture):
         deviation of the data, a weakly informative prior.
 
     covariance_prior : {'wishart', 'lkj'}, default='wishart'
-        Prior family of the covariances. 'wishart' (Fraley and Raftery [4]_): every
-        covariance is inverse-Wishart (its precision Wishart) with
+        Prior family of the covariances. 'wishart' (after Fraley and Raftery
+        [4]_): every covariance is inverse-Wishart (its precision Wishart) with
         ``degrees_of_freedom_prior`` and scale matrix ``covariance_prior_scale``
-        times the data's covariance; 'diag' and 'spherical' variances are
-        inverse-Gamma, the inverse-Wishart's marginal of one variance. Its
+        times the start's pooled within-cluster covariance; 'diag' and
+        'spherical' variances are inverse-Gamma, the inverse-Wishart's
+        marginal of one variance. Its
         density vanishes as a covariance becomes singular, so no component can
         collapse onto tied or rounded values. 'lkj': half-Cauchy standard
         deviations (``scale_prior``) and an LKJ correlation
@@ -193,8 +194,11 @@ class BayesianGMM(BaseBayesianMixture):
         Upper-triangular Cholesky factor of ``precisions_``, same shape.
 
     converged_ : bool
-        True when there were no divergent transitions and every R-hat is below
-        1.01.
+        True when the chains settled in one mode, there were no divergent
+        transitions, every R-hat is below its threshold (1.01, or more when
+        there are many quantities or autocorrelated draws; see
+        ``diagnostics_['r_hat_thresholds']``) and the bulk ESS is at least 100
+        per chain.
 
     n_iter_ : int
         Iterations run per chain (``num_warmup + num_samples``).
@@ -225,6 +229,15 @@ class BayesianGMM(BaseBayesianMixture):
         ``weight_concentration < 0.1`` the warnings and ``converged_`` use the
         occupied versions: an empty component's mean and covariance are draws
         from their prior, which mix slowly and say nothing about the fit.
+        ``r_hat_thresholds`` (per site, the R-hat each quantity must stay
+        below), ``worst_r_hat`` and ``r_hat_threshold`` (the quantity furthest
+        above, or nearest below, its threshold). ``n_modes``, ``chain_modes``
+        (the mode of every chain: chains whose clusterings of the training
+        rows differ on more than 1% of the rows, each group stationary on
+        its own) and ``chain_weights`` (how much each chain counts in every
+        posterior average: equal with one mode, stacking weights of the modes'
+        leave-one-out predictions otherwise [5]_). ``warnings``: the fit's
+        ConvergenceWarning messages.
 
     n_effective_components_ : int
         Posterior median (rounded) of the number of components whose expected
@@ -233,9 +246,10 @@ class BayesianGMM(BaseBayesianMixture):
         generous ``n_components`` this is the number of components the data
         support; empty components keep their place (and index) in every fitted
         array with a weight near zero. Their ``means_`` and ``covariances_``
-        are posterior means of what is essentially their prior, so the
-        half-Cauchy scale prior can make those covariances very large; their
-        weights keep them out of every prediction, sample and density.
+        are posterior means of what is essentially their prior (large, with
+        the heavy-tailed inverse-Wishart or half-Cauchy priors); their weights
+        keep them out of every prediction, sample and density. A median
+        halfway between two counts rounds up.
 
     n_effective_components_draws_ : ndarray of shape (num_chains, num_samples)
         That number for every draw: its posterior distribution.
@@ -251,14 +265,23 @@ class BayesianGMM(BaseBayesianMixture):
 
         w        ~ Dirichlet(weight_concentration)
         mu_k     ~ Normal(m_k, mean_prior_scale**2 I)      # m_k: k-means centre
-        sigma_kd ~ HalfCauchy(scale_prior)
-        Omega_k  ~ LKJCholesky(lkj_concentration)         # 'full' and 'tied'
-        x_i      ~ sum_k w_k Normal(mu_k, Sigma_k)
+        Sigma_k  ~ InverseWishart(nu, Psi)                 # 'wishart' (default)
+        x_i      ~ sum_k w_k Normal(mu_k, Sigma_k + reg_covar I)
 
-    with ``Sigma_k = diag(sigma_k) Omega_k diag(sigma_k) + reg_covar I``. The
-    sampler is compiled once per structure (n_components, n_features, covariance
-    type, sampler settings and a size bucket of n_samples) and reused by every
-    later fit in the process.
+    with ``nu = degrees_of_freedom_prior`` (n_features + 2) and ``Psi =
+    covariance_prior_scale`` times the start's pooled within-cluster
+    covariance ('diag' and 'spherical': the inverse-Gamma marginal of one
+    variance); ``reg_covar`` is in data units. 'full' and 'tied' sample the
+    Bartlett factor of each precision relative to a reference covariance
+    (the conjugate posterior mean given the start), and the likelihood is
+    computed from that factor, without inverting or factorising a
+    covariance; ``reg_covar`` is then added to the draws, as the prior keeps
+    them non-singular. With ``covariance_prior='lkj'`` the covariances are
+    ``diag(sigma_k) Omega_k diag(sigma_k) + reg_covar I`` with ``sigma_kd ~
+    HalfCauchy(scale_prior)`` and ``Omega_k ~ LKJCholesky(lkj_concentration)``.
+    The sampler is compiled once per structure (n_components, n_features,
+    covariance type and prior, sampler settings and a size bucket of
+    n_samples) and reused by every later fit in the process.
 
     Overfitted mixtures [3]_: with ``weight_concentration`` well below 1 (0.001 to
     0.01) and more components than clusters, the posterior empties the surplus
@@ -284,6 +307,12 @@ class BayesianGMM(BaseBayesianMixture):
        JRSS B 62(4), 2000.
     .. [3] J. Rousseau and K. Mengersen, "Asymptotic behaviour of the posterior
        distribution in overfitted mixture models", JRSS B 73(5), 2011.
+    .. [4] C. Fraley and A. E. Raftery, "Bayesian regularization for normal
+       mixture estimation and model-based clustering", Journal of
+       Classification 24, 2007.
+    .. [5] Y. Yao, A. Vehtari and A. Gelman, "Stacking for non-mixing Bayesian
+       computations: the curse and blessing of multimodal posteriors", JMLR
+       23, 2022.
 
     Examples
     --------

@@ -159,8 +159,8 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     Notes
     -----
     BIC and AIC follow scikit-learn (``-2 log L + p log n`` and
-    ``-2 log L + 2 p``) with, for :class:`BayesianGMM`, log L the largest over
-    the posterior draws and an EM refinement of the posterior mean (see
+    ``-2 log L + 2 p``) with, for :class:`BayesianGMM`, log L at the
+    maximum-likelihood parameters found at fit time (see
     :meth:`BayesianGMM.bic`). ICL is BIC plus twice the entropy of the
     posterior membership probabilities z (``predict_proba`` on the training
     data)::
