@@ -10,8 +10,11 @@ scales and an LKJ prior on the correlations, fitted by NUTS. Its notes say
 that the number of components must be chosen by "an outer loop of model
 selection", e.g. by BIC or cross-validation. That is this example.
 
-:class:`~skbayesmix.BayesianGMM` is that model (``BayesianGMM(8)`` with its
-defaults), and :class:`~skbayesmix.BayesianGMMSelector` and
+:class:`~skbayesmix.BayesianGMM` with ``covariance_prior="lkj"`` is that
+model (the package's default prior is an inverse-Wishart instead, whose
+density vanishes at singular covariances; the tutorial's half-Cauchy and LKJ
+priors are kept here as the tutorial wrote them), and
+:class:`~skbayesmix.BayesianGMMSelector` and
 :class:`~sklearn.model_selection.GridSearchCV` are the outer loop.
 """
 
@@ -47,7 +50,8 @@ from sklearn.metrics import adjusted_rand_score
 from skbayesmix import BayesianGMM
 
 gmm = BayesianGMM(
-    n_components=8, num_warmup=NUM_WARMUP, num_samples=NUM_SAMPLES, random_state=0
+    n_components=8, covariance_prior="lkj", num_warmup=NUM_WARMUP,
+    num_samples=NUM_SAMPLES, random_state=0,
 ).fit(X)
 print(f"ARI against the true blobs: {adjusted_rand_score(y_true, gmm.predict(X)):.3f}")
 print(
@@ -81,7 +85,10 @@ axes = plot_rank(gmm, var_names=("weights",), figsize=(12, 6))
 from skbayesmix import BayesianGMMSelector
 
 selector = BayesianGMMSelector(
-    BayesianGMM(num_warmup=NUM_WARMUP, num_samples=NUM_SAMPLES, random_state=0),
+    BayesianGMM(
+        covariance_prior="lkj", num_warmup=NUM_WARMUP, num_samples=NUM_SAMPLES,
+        random_state=0,
+    ),
     n_components_range=N_COMPONENTS_RANGE,
     criterion="loo",
 ).fit(X)
@@ -120,7 +127,10 @@ def log_predictive_score(estimator, X, y=None):
 
 
 search = GridSearchCV(
-    BayesianGMM(num_warmup=NUM_WARMUP, num_samples=NUM_SAMPLES, random_state=0),
+    BayesianGMM(
+        covariance_prior="lkj", num_warmup=NUM_WARMUP, num_samples=NUM_SAMPLES,
+        random_state=0,
+    ),
     {"n_components": GRID_COMPONENTS},
     scoring={"log_predictive": log_predictive_score, "bic": bic_score},
     refit="bic",

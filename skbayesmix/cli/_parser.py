@@ -98,8 +98,8 @@ def _add_sampler_arguments(parser):
     parser.add_argument(
         "--num-chains",
         type=int,
-        default=2,
+        default=4,
         metavar="N",
-        help="number of chains (default: 2)",
+        help="number of chains (default: 4, as BayesianGMM)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
