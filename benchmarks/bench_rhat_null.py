@@ -44,18 +44,14 @@ replications of the small rows only (a smoke test). The full run takes about
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import scipy
+from _environment import header  # a sibling module of this script
 from scipy import stats
 
-import skbayesmix
 from skbayesmix._diagnostics import convergence_summary
 from skbayesmix._settings import MIN_ESS_PER_CHAIN, r_hat_threshold
 
@@ -86,27 +82,6 @@ QUICK_DETECTION = [(2, 500, 400, 3, 3.0), (4, 250, 400, 5, 0.5)]
 ESS_QUANTITIES = 200
 # Rows drawing more values than this per replication run half the replications.
 BIG_ROW = 3_000_000
-
-
-def header():
-    """Versions, commit and machine, printed and stored with the results."""
-    try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], capture_output=True,
-            text=True, cwd=Path(__file__).parent, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return {
-        "commit": commit,
-        "skbayesmix": skbayesmix.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "arviz": az.__version__,
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "load_average": list(os.getloadavg()),
-    }
 
 
 def _rank_normal_scores(values):
@@ -248,6 +223,19 @@ def null_row(rng, num_chains, num_draws, n_quantities, replications):
     return row
 
 
+
+def _thresholds(num_chains, num_draws, n_quantities, tau_hats):
+    """1.01, the rule, and the rule with each replication's estimated tau."""
+    return {
+        "vehtari": VEHTARI,
+        "rule": r_hat_threshold(num_chains, num_draws, n_quantities),
+        "rule_estimated_tau": [
+            r_hat_threshold(num_chains, num_draws, n_quantities,
+                            autocorrelation_time=t)
+            for t in tau_hats
+        ],
+    }
+
 def ar_row(rng, num_chains, num_draws, n_quantities, replications, phi=AR_PHI):
     start = time.process_time()
     tau = (1 + phi) / (1 - phi)
@@ -260,17 +248,9 @@ def ar_row(rng, num_chains, num_draws, n_quantities, replications, phi=AR_PHI):
         tau_hat, ess_fail = ess_check(draws)
         tau_hats.append(tau_hat)
         ess_fails.append(ess_fail)
-    thresholds = {
-        "vehtari": VEHTARI,
-        "rule": r_hat_threshold(num_chains, num_draws, n_quantities),
-        "rule_true_tau": r_hat_threshold(
-            num_chains, num_draws, n_quantities, autocorrelation_time=tau),
-        "rule_estimated_tau": [
-            r_hat_threshold(num_chains, num_draws, n_quantities,
-                            autocorrelation_time=t)
-            for t in tau_hats
-        ],
-    }
+    thresholds = _thresholds(num_chains, num_draws, n_quantities, tau_hats)
+    thresholds["rule_true_tau"] = r_hat_threshold(
+        num_chains, num_draws, n_quantities, autocorrelation_time=tau)
     return {
         "num_chains": num_chains, "num_draws": num_draws,
         "n_quantities": n_quantities, "phi": phi, "tau": tau,
@@ -294,15 +274,7 @@ def detection_row(rng, num_chains, num_draws, n_quantities, n_shifted, shift,
         tau_hat, ess_fail = ess_check(draws, n_shifted)
         tau_hats.append(tau_hat)
         ess_fails.append(ess_fail)
-    thresholds = {
-        "vehtari": VEHTARI,
-        "rule": r_hat_threshold(num_chains, num_draws, n_quantities),
-        "rule_estimated_tau": [
-            r_hat_threshold(num_chains, num_draws, n_quantities,
-                            autocorrelation_time=t)
-            for t in tau_hats
-        ],
-    }
+    thresholds = _thresholds(num_chains, num_draws, n_quantities, tau_hats)
     return {
         "num_chains": num_chains, "num_draws": num_draws,
         "n_quantities": n_quantities, "n_shifted": n_shifted, "shift": shift,
@@ -369,7 +341,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.replications = args.other_replications = 5
-    info = header()
+    info = header("skbayesmix", "numpy", "scipy", "arviz")
     print(" ".join(f"{key}={value}" for key, value in info.items()))
 
     rng = np.random.default_rng(args.seed)
