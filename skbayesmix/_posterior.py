@@ -176,14 +176,6 @@ class Posterior:
             self._mean(samples["covariances"]),
         )
 
-    def std_point_estimates(self):
-        """Posterior means of the weights, means and covariances, standardised."""
-        return (
-            self._mean(self.weights),
-            self._mean(self.means),
-            self._mean(self.covariances),
-        )
-
     # -------------------------------------------------------------- densities
 
     def summarize(self, X):

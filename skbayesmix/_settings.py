@@ -113,7 +113,7 @@ def resolve(estimator, n_features):
 
 def r_hat_threshold(
     num_chains, num_draws, n_quantities, false_alarm_rate=0.05, *,
-    autocorrelation_time=1.0, minimum=1.01,
+    autocorrelation_time=1.0, minimum=R_HAT_THRESHOLD,
 ):
     """R-hat threshold for the maximum over many quantities of converged chains.
 

@@ -144,12 +144,16 @@ def test_point_estimates_are_means_of_the_samples(covariance_type):
     assert_allclose(weights, samples["weights"].mean(axis=(0, 1)), rtol=1e-12)
     assert_allclose(means, samples["means"].mean(axis=(0, 1)), rtol=1e-12)
     assert_allclose(covariances, samples["covariances"].mean(axis=(0, 1)), rtol=1e-12)
-    # The standardised ones are the same means, before the map.
-    std_weights, std_means, std_covariances = posterior.std_point_estimates()
-    assert_allclose(std_means, posterior.means.mean(axis=(0, 1)))
-    assert_allclose(posterior.standardization.inverse_transform(std_means), means)
-    assert_allclose(
-        posterior.standardization.covariances_to_data(std_covariances), covariances
+    # With chain weights, every average weighs each chain's draws by them.
+    chain_weights = np.linspace(1.0, 2.0, posterior.shape[0])
+    chain_weights /= chain_weights.sum()
+    weighted = posterior.with_chain_weights(chain_weights)
+    expected = np.tensordot(chain_weights, samples["means"].mean(axis=1), axes=1)
+    assert_allclose(weighted.point_estimates()[1], expected, rtol=1e-12)
+    X = samples["means"][0, 0]
+    assert_allclose(weighted.draws.draw_weights.sum(), 1.0)
+    assert not np.allclose(
+        weighted.log_predictive_density(X), posterior.log_predictive_density(X)
     )
 
 
