@@ -95,19 +95,12 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         self._posterior = self._relabelled_posterior(
             result, start, standardization, X.shape[0]
         )
-        summaries = self._posterior.summarize(X)
-        modes = _diagnostics.chain_modes(
-            self._posterior.chain_memberships(X).argmax(-1)
-        )
-        if modes.max() > 0 and not _diagnostics.settled_modes(
-            self._posterior.samples(), modes
-        ):
-            modes = np.zeros_like(modes)
+        modes = self._chain_modes(X)
         if modes.max() > 0:
             self._posterior = self._posterior.with_chain_weights(
                 self._stacked_chain_weights(X, modes)
             )
-            summaries = self._posterior.summarize(X)
+        summaries = self._posterior.summarize(X)
         self._set_point_estimates()
         occupancy = self._set_occupancy(summaries.expected_counts)
         self._maximum_likelihood = _maximum_likelihood.maximum_likelihood(
@@ -150,6 +143,17 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             standardization.inverse_transform(start.values["means"]),
             standardization.covariances_to_data(start.covariances(self.covariance_type)),
         )
+
+    def _chain_modes(self, X):
+        """Return the mode of every chain (all 0 unless settled modes differ)."""
+        modes = _diagnostics.chain_modes(
+            self._posterior.chain_memberships(X).argmax(-1)
+        )
+        if modes.max() > 0 and not _diagnostics.settled_modes(
+            self._posterior.samples(), modes
+        ):
+            return np.zeros_like(modes)
+        return modes
 
     def _stacked_chain_weights(self, X, modes):
         """Chain weights that stack the modes' leave-one-out predictions.
