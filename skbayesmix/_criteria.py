@@ -1,13 +1,15 @@
 """Model comparison: BIC/AIC/ICL, WAIC/PSIS-LOO and the selection rule.
 
-WAIC and PSIS-LOO are ArviZ's (:func:`arviz.waic`, :func:`arviz.loo`) on the
-per-observation log-likelihood, kept as ArviZ's ``ELPDData``. Where the
-top-level function would warn, with no flag to stop it, the same ``ELPDData``
-is assembled from ArviZ's lower-level functions instead (:func:`arviz.psislw`),
-and the warning becomes its ``warning`` field: warnings.catch_warnings is not
-safe beside other threads (see :mod:`skbayesmix._warnings`). The standard
-error of elpd differences is :func:`arviz.compare`'s ``dse``. The module also
-holds the selector's rule.
+WAIC and PSIS-LOO are ArviZ's, on the per-observation log-likelihood, kept as
+ArviZ's ``ELPDData``: the same values as :func:`arviz.waic` and
+:func:`arviz.loo` (bitwise, as tested), assembled from ArviZ's own pieces
+(:func:`arviz.psislw`, :func:`arviz.ess`, its ``logsumexp``). The top-level
+functions warn without a flag to stop it and enter ``warnings.catch_warnings``
+internally, which is not safe beside other threads (see
+:mod:`skbayesmix._warnings`); here their warning becomes the ``warning`` field.
+The standard error of elpd differences is :func:`arviz.compare`'s ``dse``,
+computed the same way. The module also holds the selector's rule and the
+stacking weights that combine chains in different modes.
 """
 
 import numpy as np
