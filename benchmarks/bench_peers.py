@@ -108,23 +108,32 @@ def gradient_cost(X, n_loop=2000):
     import jax.numpy as jnp
     from numpyro.infer.util import potential_energy, unconstrain_fn
 
-    from skbayesmix import _inference
-    from skbayesmix._initialization import initial_values
+    from skbayesmix import BayesianGMM, _inference
+    from skbayesmix._initialization import Start, initial_values
     from skbayesmix._model import gmm_model
+    from skbayesmix._prior import model_hyperparameters
+    from skbayesmix._sites import init_sites
+    from skbayesmix._standardize import Standardization
 
-    Xs, _, _, centers = standardised(X)
-    _, labels = kmeans_start(Xs, K, random_state=np.random.RandomState(0))
-    start = initial_values(Xs, centers, labels, covariance_type="full")
+    # The default estimator's prior and sites, as a fit builds them.
+    standardization = Standardization.fit(X, "full")
+    Xs = standardization.transform(X)
+    centers, labels = kmeans_start(Xs, K, random_state=np.random.RandomState(0))
+    values = initial_values(Xs, centers, labels, covariance_type="full")
+    start = Start(centers, values, np.ones(K, dtype=bool))
+    hyper, start = model_hyperparameters(BayesianGMM(K), Xs, start, standardization)
+    sites = init_sites(
+        start.values, hyper, weight_parameterization="simplex",
+        covariance_type="full", covariance_prior="wishart", n_samples=len(Xs),
+    )
     size = _inference.padded_size(len(Xs))
     X_padded = np.zeros((size, Xs.shape[1]))
     X_padded[: len(Xs)] = Xs
-    hyper = dict(weight_concentration=0.5, mean_prior_loc=centers, mean_prior_scale=1.0,
-                 scale_prior=1.0, lkj_concentration=2.0, reg_covar=1e-6)
     f32 = lambda a: jnp.asarray(a, jnp.float32)  # noqa: E731
     model_args = (f32(X_padded), f32(np.arange(size) < len(Xs)),
                   {k: f32(v) for k, v in hyper.items()})
     model = functools.partial(gmm_model, n_components=K, covariance_type="full")
-    z0 = unconstrain_fn(model, model_args, {}, {k: f32(v) for k, v in start.items()})
+    z0 = unconstrain_fn(model, model_args, {}, {k: f32(v) for k, v in sites.items()})
     grad = jax.grad(lambda z: potential_energy(model, model_args, {}, z))
 
     @jax.jit

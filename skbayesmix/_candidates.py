@@ -288,3 +288,54 @@ def candidate_grid(selector, estimator, X):
             "'icl'."
         )
     return [int(k) for k in n_components], covariance_types
+
+
+def candidate_line(index, n_candidates, estimator, score):
+    """One line of verbose output: a candidate and its scores."""
+    parts = [f"bic={score['bic']:.2f}"]
+    for key in ("aic", "icl"):
+        if np.isfinite(score[key]):
+            parts.append(f"{key}={score[key]:.2f}")
+    for key in ELPD_CRITERIA:
+        if np.isfinite(score[f"elpd_{key}"]):
+            parts.append(
+                f"elpd_{key}={score[f'elpd_{key}']:.2f} "
+                f"(se {score[f'se_elpd_{key}']:.2f})"
+            )
+    if np.isfinite(score["n_bad_pareto_k"]):
+        parts.append(f"bad pareto k={int(score['n_bad_pareto_k'])}")
+    parts.append(f"fit {score['fit_time']:.1f}s")
+    return f"[{index + 1}/{n_candidates}] {describe(estimator)}: " + ", ".join(parts)
+
+
+def not_converged_line(cv_results, fitted, issued, best_index):
+    """One line naming the candidates not chosen that did not converge, or None.
+
+    A candidate did not converge if its ``converged_`` is False or, for an
+    estimator without ``converged_``, if it issued a ConvergenceWarning.
+    """
+    converged = cv_results["converged"]
+    unknown = np.ma.getmaskarray(converged)
+    failed = [
+        index
+        for index in range(len(fitted))
+        if index != best_index
+        and (
+            any(issubclass(c, ConvergenceWarning) for c, _ in issued[index])
+            if unknown[index]
+            else not converged[index]
+        )
+    ]
+    if not failed:
+        return None
+    n_components = cv_results["n_components"]
+    covariance_type = cv_results["covariance_type"]
+    if len(set(covariance_type[failed])) == 1:
+        names = "n_components=" + ", ".join(str(n_components[i]) for i in failed)
+    else:
+        names = "; ".join(describe(fitted[i]) for i in failed)
+    return (
+        f"BayesianGMMSelector: {len(failed)} candidate"
+        f"{'s' if len(failed) > 1 else ''} not chosen did not converge: "
+        f"{names}; see cv_results_['converged']"
+    )

@@ -106,62 +106,6 @@ def covariance_from_factors(
     )
 
 
-def bartlett_factor(log_diagonal, off_diagonal, *, xp=np):
-    """Lower-triangular ``A`` with ``exp(log_diagonal)`` on its diagonal.
-
-    ``off_diagonal`` (..., D(D-1)/2) fills the strictly lower triangle row by
-    row (NumPy's ``tril_indices(D, -1)`` order); None for one feature.
-    """
-    n_features = log_diagonal.shape[-1]
-    factor = xp.exp(log_diagonal)[..., None] * xp.eye(n_features)
-    if off_diagonal is None:
-        return factor
-    rows, cols = np.tril_indices(n_features, -1)
-    if xp is np:
-        factor[..., rows, cols] = off_diagonal
-        return factor
-    return factor.at[..., rows, cols].set(off_diagonal)
-
-
-def covariance_from_bartlett(log_diagonal, off_diagonal, root, *, xp=np):
-    """Covariance ``R (A A')^-1 R'`` of a Bartlett factor ``A`` relative to ``R``.
-
-    If the diagonal entries of ``A`` squared are chi-square with ``dof - i``
-    degrees of freedom (i = 0..D-1) and the others standard normal, ``A A'``
-    is Wishart(dof, I) and the covariance inverse-Wishart(dof, R R')
-    (Bartlett's decomposition); the model gives ``A`` another density when
-    its root is not the prior's.
-
-    Parameters
-    ----------
-    log_diagonal : array of shape (..., D)
-    off_diagonal : array of shape (..., D(D-1)/2) or None
-    root : array of shape (..., D, D)
-        Lower-triangular, broadcast against the factors.
-    xp : module, default=numpy
-    """
-    inverse = xp.linalg.inv(bartlett_factor(log_diagonal, off_diagonal, xp=xp))
-    factor = inverse @ xp.swapaxes(root, -1, -2)
-    return xp.swapaxes(factor, -1, -2) @ factor
-
-
-def bartlett_from_covariances(covariances, root):
-    """Inverse of :func:`covariance_from_bartlett`: (log_diagonal, off_diagonal).
-
-    ``off_diagonal`` is None for one feature.
-    """
-    covariances = np.asarray(covariances, dtype=float)
-    root = np.asarray(root, dtype=float)
-    precision = np.swapaxes(root, -1, -2) @ np.linalg.inv(covariances) @ root
-    factor = np.linalg.cholesky(precision)
-    n_features = covariances.shape[-1]
-    log_diagonal = np.log(np.diagonal(factor, axis1=-2, axis2=-1))
-    if n_features == 1:
-        return log_diagonal, None
-    rows, cols = np.tril_indices(n_features, -1)
-    return log_diagonal, factor[..., rows, cols]
-
-
 def _matrix_precision_cholesky(covariances):
     try:
         cov_chol = np.linalg.cholesky(covariances)

@@ -24,7 +24,8 @@ from jax import lax
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
-from skbayesmix._model import gmm_model, init_sites, to_mixture
+from skbayesmix._model import gmm_model
+from skbayesmix._sites import init_sites, to_mixture
 
 ModelStructure = namedtuple(
     "ModelStructure",

@@ -19,8 +19,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from skbayesmix._bayesian_gmm import BayesianGMM
 from skbayesmix._candidates import (
     candidate_grid,
+    candidate_line,
     describe,
     fit_and_evaluate,
+    not_converged_line,
     results_table,
 )
 from skbayesmix._covariance import COVARIANCE_TYPES
@@ -329,7 +331,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
             ic_results.append(pw)
             issued.append(caught)
             if self.verbose:
-                self._print_candidate(index, len(candidate_params), estimator, score)
+                print(candidate_line(index, len(candidate_params), estimator, score))
 
         self.cv_results_ = results_table(
             fitted, scores, ic_results, candidate_params, X
@@ -352,7 +354,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
             )
         self._report_warnings(fitted[best], scores[best], issued[best])
         if self.verbose:
-            self._print_not_converged(fitted, issued)
+            line = not_converged_line(self.cv_results_, fitted, issued, best)
+            if line:
+                print(line)
         return self
 
     def _report_warnings(self, estimator, score, issued):
@@ -370,57 +374,6 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=stacklevel,
             )
-
-    def _print_not_converged(self, fitted, issued):
-        """One line naming the candidates not chosen that did not converge.
-
-        A candidate did not converge if its ``converged_`` is False or, for an
-        estimator without ``converged_``, if it issued a ConvergenceWarning.
-        """
-        converged = self.cv_results_["converged"]
-        unknown = np.ma.getmaskarray(converged)
-        failed = [
-            index
-            for index in range(len(fitted))
-            if index != self.best_index_
-            and (
-                any(issubclass(c, ConvergenceWarning) for c, _ in issued[index])
-                if unknown[index]
-                else not converged[index]
-            )
-        ]
-        if not failed:
-            return
-        n_components = self.cv_results_["n_components"]
-        covariance_type = self.cv_results_["covariance_type"]
-        if len(set(covariance_type[failed])) == 1:
-            names = "n_components=" + ", ".join(str(n_components[i]) for i in failed)
-        else:
-            names = "; ".join(describe(fitted[i]) for i in failed)
-        print(
-            f"BayesianGMMSelector: {len(failed)} candidate"
-            f"{'s' if len(failed) > 1 else ''} not chosen did not converge: "
-            f"{names}; see cv_results_['converged']"
-        )
-
-    def _print_candidate(self, index, n_candidates, estimator, score):
-        parts = [f"bic={score['bic']:.2f}"]
-        for key in ("aic", "icl"):
-            if np.isfinite(score[key]):
-                parts.append(f"{key}={score[key]:.2f}")
-        for key in ELPD_CRITERIA:
-            if np.isfinite(score[f"elpd_{key}"]):
-                parts.append(
-                    f"elpd_{key}={score[f'elpd_{key}']:.2f} "
-                    f"(se {score[f'se_elpd_{key}']:.2f})"
-                )
-        if np.isfinite(score["n_bad_pareto_k"]):
-            parts.append(f"bad pareto k={int(score['n_bad_pareto_k'])}")
-        parts.append(f"fit {score['fit_time']:.1f}s")
-        print(
-            f"[{index + 1}/{n_candidates}] {describe(estimator)}: "
-            + ", ".join(parts)
-        )
 
     # ------------------------------------------------------------ delegation
 

@@ -23,11 +23,13 @@ import numpyro.distributions as dist  # noqa: E402
 from skbayesmix import _inference  # noqa: E402
 from skbayesmix._model import (  # noqa: E402
     ROW_BLOCK,
-    WEIGHT_TAIL_OFFSET,
     component_log_prob,
     gmm_model,
-    init_sites,
     mixture_log_likelihood,
+)
+from skbayesmix._sites import (  # noqa: E402
+    WEIGHT_TAIL_OFFSET,
+    init_sites,
     softmax_logits,
     to_mixture,
 )
@@ -333,10 +335,7 @@ def test_to_mixture_builds_covariances_with_reg_covar(covariance_type):
 
 @pytest.mark.parametrize("n_features", [1, 3])
 def test_bartlett_factors_round_trip(n_features):
-    from skbayesmix._covariance import (
-        bartlett_from_covariances,
-        covariance_from_bartlett,
-    )
+    from skbayesmix._sites import bartlett_from_covariances, covariance_from_bartlett
 
     rng = np.random.RandomState(0)
     A = rng.standard_normal((2, 5, n_features, n_features))
