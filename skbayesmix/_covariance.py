@@ -51,10 +51,19 @@ def _matrix_from_factors(scales, corr_cholesky, reg_covar, xp, n_components):
         chol = scales[..., :, None] * corr_cholesky
     if n_components is not None:  # a shared (tied) factor, one copy per component
         chol = xp.broadcast_to(chol, (n_components,) + chol.shape)
-    covariance = chol @ xp.swapaxes(chol, -1, -2)
-    if xp.ndim(reg_covar) == 0:  # a number: that multiple of the identity
-        reg_covar = reg_covar * xp.eye(covariance.shape[-1])
-    return covariance + reg_covar
+    return regularized(chol @ xp.swapaxes(chol, -1, -2), reg_covar, "full", xp=xp)
+
+
+def regularized(covariances, reg_covar, covariance_type, *, xp=np):
+    """Add ``reg_covar`` to covariances in the type's shape.
+
+    ``reg_covar`` is a number (times the identity for 'full' and 'tied') or
+    an array shaped like one covariance of the type (see
+    :meth:`~skbayesmix._standardize.Standardization.regularization`).
+    """
+    if covariance_type in ("full", "tied") and xp.ndim(reg_covar) == 0:
+        reg_covar = reg_covar * xp.eye(covariances.shape[-1])
+    return covariances + reg_covar
 
 
 def _variances_from_scales(scales, corr_cholesky, reg_covar, xp, n_components):

@@ -98,16 +98,23 @@ def _blocks(draws, n_samples, max_elements):
             yield slice(draw_start, min(draw_start + draw_block, n_draws)), rows
 
 
-def _take(draws, index):
-    prec = draws.precisions_cholesky[index]
-    return draws.weights[index], draws.means[index], prec
+def select_draws(draws, index):
+    """Return the draws at ``index`` (a slice or indices), equally weighted."""
+    return draws._replace(
+        weights=draws.weights[index],
+        means=draws.means[index],
+        precisions_cholesky=draws.precisions_cholesky[index],
+        draw_weights=None,
+    )
 
 
 def _weighted_log_prob(X, draws, draw_index):
-    weights, means, prec = _take(draws, draw_index)
+    block = select_draws(draws, draw_index)
     with np.errstate(divide="ignore"):
-        log_weights = np.log(weights)
-    log_prob = _log_gaussian_prob(X, means, prec, draws.covariance_type)
+        log_weights = np.log(block.weights)
+    log_prob = _log_gaussian_prob(
+        X, block.means, block.precisions_cholesky, draws.covariance_type
+    )
     return log_prob + log_weights[:, None, :]
 
 

@@ -189,11 +189,9 @@ def _r_hat_thresholds(summary, n_chains, n_draws, n_quantities):
         if n_chains < 2 or n_draws < 4:
             thresholds[name] = np.full(np.shape(r_hat), np.inf)
             continue
-        thresholds[name] = np.vectorize(
-            lambda t: r_hat_threshold(
-                n_chains, n_draws, n_quantities, autocorrelation_time=t
-            )
-        )(tau) if np.size(tau) else np.zeros(np.shape(r_hat))
+        thresholds[name] = r_hat_threshold(
+            n_chains, n_draws, n_quantities, autocorrelation_time=tau
+        )
     return thresholds
 
 

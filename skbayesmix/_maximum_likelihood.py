@@ -11,6 +11,7 @@ from collections import namedtuple
 import numpy as np
 
 from skbayesmix._covariance import inverse, min_component_count, min_variance
+from skbayesmix._density import select_draws
 from skbayesmix._posterior import mixture_draws
 from skbayesmix._settings import EM_MIN_VARIANCE_RATIO
 from skbayesmix._warnings import quiet_fit
@@ -113,15 +114,7 @@ def maximum_likelihood(X, posterior, *, reg_covar, summaries, starts=()):
             found = (refined, total)
     if found is not None:
         return MaximumLikelihood(*found, True)
-    draws = posterior.draws
-    parameters = mixture_draws(
-        draws.weights[best:best + 1],
-        draws.means[best:best + 1],
-        posterior.covariances.reshape((-1,) + posterior.covariances.shape[2:])[
-            best:best + 1
-        ],
-        posterior.covariance_type,
-    )
+    parameters = select_draws(posterior.draws, slice(best, best + 1))
     return MaximumLikelihood(parameters, float(draw_totals[best]), False)
 
 

@@ -16,7 +16,7 @@ import numpyro.distributions as dist
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import gammaln, logsumexp
 
-from skbayesmix._covariance import covariance_from_factors
+from skbayesmix._covariance import covariance_from_factors, regularized
 from skbayesmix._sites import (
     WEIGHT_TAIL_OFFSET,
     bartlett_factor,
@@ -353,13 +353,6 @@ def _sample_means(hyper, n_components, n_features):
     return numpyro.deterministic("means", hyper["mean_prior_loc"] + shift)
 
 
-def _regularized(covariances, reg_covar, covariance_type):
-    """Add ``reg_covar`` (a number, or shaped like one covariance of the type)."""
-    if covariance_type in ("full", "tied") and jnp.ndim(reg_covar) == 0:
-        reg_covar = reg_covar * jnp.eye(covariances.shape[-1])
-    return covariances + reg_covar
-
-
 def gmm_model(
     X,
     mask,
@@ -411,7 +404,7 @@ def gmm_model(
         maps = _precision_whitening(means, *sampled)
     else:
         maps = _whitening(
-            means, _regularized(sampled, hyper["reg_covar"], covariance_type),
+            means, regularized(sampled, hyper["reg_covar"], covariance_type, xp=jnp),
             covariance_type,
         )
 

@@ -65,10 +65,12 @@ class Posterior:
 
     def with_chain_weights(self, chain_weights):
         """Return the same draws averaged with other chain weights (None: equal)."""
-        return Posterior(
+        posterior = Posterior(
             self.weights, self.means, self.covariances,
             standardization=self.standardization, chain_weights=chain_weights,
         )
+        posterior._samples = self._samples  # data units do not depend on weights
+        return posterior
 
     @property
     def draw_weights(self):
@@ -214,14 +216,12 @@ class Posterior:
         """Each chain's mean memberships, (n_chains, n_samples, n_components)."""
         X_std = self.standardization.transform(X)
         n_chains, n_draws = self.shape
-        draws = self.draws._replace(draw_weights=None)
         return np.stack([
             _density.posterior_memberships(
                 X_std,
-                type(draws)(*(
-                    value[chain * n_draws:(chain + 1) * n_draws]
-                    for value in draws[:3]
-                ), draws.covariance_type),
+                _density.select_draws(
+                    self.draws, slice(chain * n_draws, (chain + 1) * n_draws)
+                ),
             )
             for chain in range(n_chains)
         ])

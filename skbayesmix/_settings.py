@@ -8,6 +8,8 @@ cause for a warning. That is the one name this package uses for the regime.
 
 from collections import namedtuple
 
+import numpy as np
+
 from skbayesmix._covariance import n_parameters
 
 # Below this Dirichlet concentration, surplus components empty by design.
@@ -135,15 +137,16 @@ def r_hat_threshold(
         once; counting them twice only raises the threshold a little.
     false_alarm_rate : float, default=0.05
         Probability that converged chains reach the threshold.
-    autocorrelation_time : float, default=1.0
+    autocorrelation_time : float or ndarray, default=1.0
         Integrated autocorrelation time tau of the draws, i.e. draws over
         effective draws: 1 for independent draws. R-hat's noise grows with it.
+        An array gives one threshold per quantity (one F quantile for all).
     minimum : float, default=1.01
         Floor of the threshold: never stricter than Vehtari et al.'s 1.01.
 
     Returns
     -------
-    threshold : float
+    threshold : float, or ndarray shaped like ``autocorrelation_time``
 
     Notes
     -----
@@ -196,5 +199,6 @@ def r_hat_threshold(
     ratio = f.isf(
         false_alarm_rate / (2 * n_quantities), halves - 1, halves * (half_draws - 1)
     )
-    threshold = (1 + (autocorrelation_time * ratio - 1) / half_draws) ** 0.5
-    return max(float(minimum), float(threshold))
+    tau = np.asarray(autocorrelation_time, dtype=float)
+    threshold = np.maximum(minimum, np.sqrt(1 + (tau * ratio - 1) / half_draws))
+    return float(threshold) if threshold.ndim == 0 else threshold

@@ -10,7 +10,7 @@ namespace ``xp`` so that the JAX model uses them too.
 
 import numpy as np
 
-from skbayesmix._covariance import covariance_from_factors
+from skbayesmix._covariance import covariance_from_factors, regularized
 
 # The 'softmax' weights stretch their scale below the log weight at which a
 # component expects exp(-WEIGHT_TAIL_OFFSET) observations (see _stretch_tail).
@@ -195,9 +195,7 @@ def to_mixture(samples, *, covariance_type, reg_covar, component_root=None):
             samples.get("precision_off_diagonal"),
             component_root,
         )
-        if np.ndim(reg_covar) == 0:
-            reg_covar = reg_covar * np.eye(covariances.shape[-1])
-        covariances = covariances + reg_covar
+        covariances = regularized(covariances, reg_covar, covariance_type)
     else:
         covariances = covariance_from_factors(
             samples["scales"], samples.get("corr_cholesky"), reg_covar,
