@@ -161,7 +161,8 @@ def bench_bayesian_gmm(X, y, X_test, args):
         with Timer() as t:
             gmm = BayesianGMM(
                 n_components=K, num_warmup=args.num_warmup,
-                num_samples=args.num_samples, num_chains=2, random_state=0,
+                num_samples=args.num_samples, max_num_samples=None, num_chains=2,
+                random_state=0,
             ).fit(X)
         stats = gmm._sample_stats
         leapfrog_all = int(stats["n_steps"].sum() + stats["warmup_n_steps"].sum())

@@ -59,7 +59,8 @@ def main():
     args = parser.parse_args()
     X, _, centers = reference_blobs(return_centers=True)
     gmm = BayesianGMM(n_components=8, num_warmup=args.num_warmup,
-                      num_samples=args.num_samples, num_chains=2, random_state=0)
+                      num_samples=args.num_samples, max_num_samples=None,
+                      num_chains=2, random_state=0)
     gmm.fit(X)
     n_draws = gmm.posterior_samples_["weights"].shape[0] * args.num_samples
     X_big, _ = make_blobs(n_samples=args.n_rows, centers=centers, cluster_std=0.8,

@@ -134,6 +134,10 @@ def fit_bayesian_gmm(X, y, n_components, seed, quick):
         "max_r_hat": float(diag["max_r_hat"]),
         "min_ess_bulk": float(diag["min_ess_bulk"]),
         "divergences": int(diag["divergences"]),
+        "iterations": int(diag["num_iterations"]),
+        "restarts": int(np.sum(diag["restarts"])),
+        "stopped": diag["stopped"],
+        "n_modes": int(diag["n_modes"]),
         "convergence_warnings": convergence_warnings(caught),
         "ari": None if y is None else float(adjusted_rand_score(y, labels)),
     }, labels
@@ -170,9 +174,10 @@ def _fmt(value, spec):
 
 def print_table(rows):
     print("\n| data | N x D | K | seed | fit s (compile) | CPU s | converged "
-          "| max R-hat | min ESS bulk | divergences | warnings | ARI "
-          "| GM ARI | GM s | ARI(BGMM, GM) | target | misses |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| max R-hat | min ESS bulk | divergences | iterations (restarts, "
+          "stopped, modes) | warnings | ARI | GM ARI | GM s | ARI(BGMM, GM) "
+          "| target | misses |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         fit, gm = r["bayesian_gmm"], r["gaussian_mixture"]
         target = "converged, no warning, ARI >= GM"
@@ -184,7 +189,10 @@ def print_table(rows):
             f"| {fit['wall_time']:.1f} ({fit['compile_time']:.1f}) "
             f"| {fit['cpu_time']:.1f} | {fit['converged']} "
             f"| {fit['max_r_hat']:.4f} | {fit['min_ess_bulk']:.0f} "
-            f"| {fit['divergences']} | {len(fit['convergence_warnings'])} "
+            f"| {fit['divergences']} "
+            f"| {fit['iterations']} ({fit['restarts']}, {fit['stopped']}, "
+            f"{fit['n_modes']}) "
+            f"| {len(fit['convergence_warnings'])} "
             f"| {_fmt(fit['ari'], '.3f')} | {_fmt(gm['ari'], '.3f')} "
             f"| {gm['wall_time']:.2f} | {r['agreement']:.3f} | {target} "
             f"| {'; '.join(r['misses']) or 'none'} |"

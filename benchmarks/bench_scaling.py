@@ -58,7 +58,8 @@ def main():
         X, y = make_blobs(n_samples=n, centers=k, n_features=d, cluster_std=0.8,
                           center_box=(-10, 10), random_state=101)
         gmm = BayesianGMM(n_components=k, num_warmup=warmup, num_samples=samples,
-                          num_chains=args.num_chains, random_state=0)
+                          max_num_samples=None, num_chains=args.num_chains,
+                          random_state=0)
         start, start_cpu = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

@@ -136,6 +136,9 @@ def run_family(name, n_features, covariance_type, args, prior):
             standardize=False,
             num_warmup=args.num_warmup,
             num_samples=args.num_samples,
+            # Calibration of fixed-length runs: continuing only fits whose
+            # diagnostics fail would condition the ranks on them.
+            max_num_samples=None,
             num_chains=args.num_chains,
             random_state=rep,
         )

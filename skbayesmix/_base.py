@@ -4,8 +4,10 @@ As scikit-learn's ``BaseMixture`` for ``GaussianMixture``, the base class holds
 what any Bayesian mixture fitted by sampling does with its posterior: relabel
 it, set the fitted attributes, report diagnostics, predict, score and compare.
 A subclass validates its parameters and provides the start and the sampler
-(``_check_parameters``, ``_start``, ``_sample``).
+(``_check_parameters``, ``_start``, ``_sampler``, ``_max_iterations``).
 """
+
+from collections import namedtuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
@@ -19,10 +21,25 @@ from skbayesmix._covariance import (
     precision_cholesky,
     precisions_from_cholesky,
 )
+from skbayesmix._modes import posterior_chain_modes, stacked_chain_weights
 from skbayesmix._posterior import Posterior
 from skbayesmix._relabel import relabel_features
+from skbayesmix._run_length import Verdict, sample_until_converged
 from skbayesmix._settings import resolve
 from skbayesmix._standardize import Standardization
+
+_Assessment = namedtuple(
+    "_Assessment",
+    [
+        "posterior",
+        "summaries",
+        "diagnostics",
+        "converged",
+        "n_effective",
+        "n_effective_median",
+        "empty_fraction",
+    ],
+)
 
 
 class BaseBayesianMixture(DensityMixin, BaseEstimator):
@@ -30,8 +47,9 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
 
     Subclasses define the constructor, ``_parameter_constraints``, and
     ``_check_parameters(X)``, ``_start(X_std, standardization, rng)`` returning a
-    :class:`~skbayesmix._initialization.Start`, and ``_sample(X_std, start,
-    rng)`` returning a :class:`~skbayesmix._inference.NUTSResult`.
+    :class:`~skbayesmix._initialization.Start`, ``_sampler(X_std, start, rng)``
+    returning a :class:`~skbayesmix._inference.ChainSampler`, and
+    ``_max_iterations()``, the budget of post-warm-up iterations per chain.
     """
 
     def fit(self, X, y=None):
@@ -91,30 +109,98 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         )
         X_std = standardization.transform(X)
         start = self._start(X_std, standardization, rng)
-        result = self._sample(X_std, start, rng, standardization=standardization)
-        self._posterior = self._relabelled_posterior(
-            result, start, standardization, X.shape[0]
-        )
-        modes = self._chain_modes(X)
-        if modes.max() > 0:
-            self._posterior = self._posterior.with_chain_weights(
-                self._stacked_chain_weights(X, modes)
+        sampler = self._sampler(X_std, start, rng, standardization=standardization)
+
+        def assess(result):
+            fit = self._assess(result, start, standardization, X, sampler)
+            diagnostics = fit.diagnostics
+            worst, threshold, _ = _diagnostics.checked(
+                diagnostics, self._settings.overfitted
             )
-        summaries = self._posterior.summarize(X)
+            more_draws_help = (
+                not fit.converged
+                and diagnostics["n_modes"] == 1
+                and diagnostics["divergences"] == 0
+            )
+            return fit, Verdict(more_draws_help, worst, threshold)
+
+        result, fit, stopped = sample_until_converged(
+            sampler, assess, max_iterations=self._max_iterations()
+        )
+        fit.diagnostics["stopped"] = stopped
+        self._posterior = fit.posterior
         self._set_point_estimates()
-        occupancy = self._set_occupancy(summaries.expected_counts)
+        self.n_effective_components_draws_ = fit.n_effective.reshape(
+            self._posterior.shape
+        )
+        self.n_effective_components_ = fit.n_effective_median
         self._maximum_likelihood = _maximum_likelihood.maximum_likelihood(
-            X, self._posterior, reg_covar=self.reg_covar, summaries=summaries,
+            X, self._posterior, reg_covar=self.reg_covar, summaries=fit.summaries,
             starts=[self._start_in_data_units(start, standardization)],
         )
-        self.lower_bound_ = float(np.mean(summaries.log_predictive_density))
-        self.n_iter_ = self.num_warmup + self.num_samples
+        self.lower_bound_ = float(np.mean(fit.summaries.log_predictive_density))
+        self.n_iter_ = self.num_warmup + int(sampler.iterations.max())
         self._X_train = X
         self._sample_stats = result.sample_stats
-        self._set_diagnostics(result, *occupancy, modes=modes)
+        self.posterior_samples_ = self._posterior.samples()
+        self.diagnostics_ = fit.diagnostics
+        self.converged_ = fit.converged
+        self._warn_poor_inference(fit.empty_fraction)
         if self.verbose:
             print(_diagnostics.describe_fit(self))
-        return summaries.memberships
+        return fit.summaries.memberships
+
+    def _assess(self, result, start, standardization, X, sampler):
+        """Relabel and summarise one set of draws; diagnose its convergence."""
+        posterior = self._relabelled_posterior(
+            result, start, standardization, X.shape[0]
+        )
+        modes = posterior_chain_modes(posterior, X, result.sample_stats["lp"])
+        if modes.max() > 0:
+            posterior = posterior.with_chain_weights(
+                stacked_chain_weights(posterior, X, modes)
+            )
+        summaries = posterior.summarize(X)
+        n_effective, median = _diagnostics.n_effective_components(
+            summaries.expected_counts
+        )
+        empty_fraction, occupied = _diagnostics.occupied_components(
+            summaries.expected_counts
+        )
+        chain_weights = posterior.chain_weights
+        if chain_weights is None:
+            chain_weights = np.full(len(modes), 1.0 / len(modes))
+        diagnostics = _diagnostics.fit_diagnostics(
+            posterior.samples(),
+            result.sample_stats,
+            covariance_type=self.covariance_type,
+            modes=modes,
+            chain_weights=chain_weights,
+            occupied=occupied,
+            component_sites=posterior.component_sites,
+            dense_mass=self._settings.dense_mass,
+            timings=(result.compile_time, result.run_time),
+            iterations=(sampler.iterations.max(), sampler.restarts),
+        )
+        return _Assessment(
+            posterior, summaries, diagnostics,
+            _diagnostics.is_converged(diagnostics, self._settings.overfitted),
+            n_effective, median, empty_fraction,
+        )
+
+    def _warn_poor_inference(self, empty_fraction):
+        """Raise the fit's ConvergenceWarnings; keep them in ``diagnostics_``."""
+        messages = _diagnostics.poor_inference_messages(
+            self.diagnostics_,
+            n_components=self.n_components,
+            num_chains=self.num_chains,
+            overfitted=self._settings.overfitted,
+            empty_fraction=empty_fraction,
+        )
+        self.diagnostics_["warnings"] = messages
+        stacklevel = _warnings.caller_stacklevel()
+        for message in messages:
+            _warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
 
     def _relabelled_posterior(self, result, start, standardization, n_samples):
         """Relabel the draws to the start's components; return a Posterior."""
@@ -144,37 +230,6 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             standardization.covariances_to_data(start.covariances(self.covariance_type)),
         )
 
-    def _chain_modes(self, X):
-        """Return the mode of every chain (all 0 unless settled modes differ)."""
-        modes = _diagnostics.chain_modes(
-            self._posterior.chain_memberships(X).argmax(-1)
-        )
-        if modes.max() > 0 and not _diagnostics.settled_modes(
-            self._posterior.samples(), modes
-        ):
-            return np.zeros_like(modes)
-        return modes
-
-    def _stacked_chain_weights(self, X, modes):
-        """Chain weights that stack the modes' leave-one-out predictions.
-
-        Each mode's PSIS-LOO pointwise log predictive density is computed from
-        its chains' draws; the modes are stacked
-        (:func:`skbayesmix._criteria.stacking_weights`) and a mode's weight is
-        shared equally by its chains.
-        """
-        log_lik = self._posterior.pointwise_log_likelihood(X)
-        n_modes = modes.max() + 1
-        pointwise = np.column_stack([
-            _criteria.information_criterion(log_lik[modes == mode], "loo")[
-                "pointwise"
-            ]
-            for mode in range(n_modes)
-        ])
-        mode_weights = _criteria.stacking_weights(pointwise)
-        counts = np.bincount(modes, minlength=n_modes)
-        return mode_weights[modes] / counts[modes]
-
     def _set_point_estimates(self):
         self.weights_, self.means_, self.covariances_ = (
             self._posterior.point_estimates()
@@ -185,44 +240,6 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         self.precisions_ = precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type
         )
-
-    def _set_occupancy(self, expected_counts):
-        """Set the effective component counts; return (empty_fraction, occupied)."""
-        n_effective, median = _diagnostics.n_effective_components(expected_counts)
-        self.n_effective_components_draws_ = n_effective.reshape(self._posterior.shape)
-        self.n_effective_components_ = median
-        return _diagnostics.occupied_components(expected_counts)
-
-    def _set_diagnostics(self, result, empty_fraction, occupied, *, modes):
-        self.posterior_samples_ = self._posterior.samples()
-        chain_weights = self._posterior.chain_weights
-        if chain_weights is None:
-            chain_weights = np.full(len(modes), 1.0 / len(modes))
-        self.diagnostics_ = _diagnostics.fit_diagnostics(
-            self.posterior_samples_,
-            result.sample_stats,
-            covariance_type=self.covariance_type,
-            modes=modes,
-            chain_weights=chain_weights,
-            occupied=occupied,
-            component_sites=self._posterior.component_sites,
-            dense_mass=self._settings.dense_mass,
-            timings=(result.compile_time, result.run_time),
-        )
-        overfitted = self._settings.overfitted
-        self.converged_ = _diagnostics.is_converged(self.diagnostics_, overfitted)
-        messages = _diagnostics.poor_inference_messages(
-            self.diagnostics_,
-            n_components=self.n_components,
-            num_chains=self.num_chains,
-            num_samples=self.num_samples,
-            overfitted=overfitted,
-            empty_fraction=empty_fraction,
-        )
-        self.diagnostics_["warnings"] = messages
-        stacklevel = _warnings.caller_stacklevel()
-        for message in messages:
-            _warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
 
     # --------------------------------------------------------------- prediction
 

@@ -18,6 +18,7 @@ from skbayesmix._base import BaseBayesianMixture
 from skbayesmix._covariance import COVARIANCE_TYPES
 from skbayesmix._initialization import choose_start, jittered_chain_values
 from skbayesmix._prior import model_hyperparameters
+from skbayesmix._settings import AUTO_MAX_ROUNDS
 
 
 class BayesianGMM(BaseBayesianMixture):
@@ -135,7 +136,28 @@ class BayesianGMM(BaseBayesianMixture):
         Warm-up (adaptation) iterations per chain.
 
     num_samples : int, default=500
-        Posterior draws kept per chain.
+        Posterior draws per chain: the length of one round of sampling.
+
+    max_num_samples : int, 'auto' or None, default='auto'
+        Budget of post-warm-up iterations per chain when the first
+        ``num_samples`` are not enough. After each round of ``num_samples``
+        iterations, a chain whose log density never reaches the range of the
+        best chain's (one that warm-up left in a far worse region, e.g. with a
+        component emptied) is warmed up again from the start with a new key,
+        once; and while the chains disagree (R-hat above its threshold or too
+        few effective draws) in one mode without divergences, every chain
+        continues from where it stopped (the compiled sampler resumes, step
+        size and mass matrix fixed) by another ``num_samples``, until the
+        diagnostics hold or the next round would pass this budget. The draws
+        kept are the last half of each chain's iterations, rounded up to whole
+        rounds (the first half counts as warm-up, as in Gelman and Rubin), so
+        ``posterior_samples_`` may hold more than ``num_samples`` draws per
+        chain. 'auto' is ``3 * num_samples``; None runs exactly one round, no
+        restart. Chains in different settled modes, or with divergent
+        transitions, stop after the round: more draws would not change that;
+        so do chains whose R-hat, still at least 1.05, got no closer to its
+        threshold in a continuation. See the user guide, "How long the chains
+        run".
 
     num_chains : int, default=4
         Number of chains. Four, as Vehtari et al. (2021) recommend for R-hat,
@@ -201,7 +223,9 @@ class BayesianGMM(BaseBayesianMixture):
         per chain.
 
     n_iter_ : int
-        Iterations run per chain (``num_warmup + num_samples``).
+        Iterations run per chain: ``num_warmup`` plus the post-warm-up
+        iterations of the longest chain (``num_samples``, or more when the
+        chains continued; see ``max_num_samples``).
 
     lower_bound_ : float
         Mean log posterior predictive density of the training data.
@@ -214,7 +238,8 @@ class BayesianGMM(BaseBayesianMixture):
 
     posterior_samples_ : dict of ndarray
         ``weights``, ``means``, ``covariances`` (data units, relabelled), each with
-        leading (num_chains, num_samples) axes.
+        leading (num_chains, n_draws) axes; n_draws is ``num_samples`` unless
+        the chains continued (``max_num_samples``).
 
     diagnostics_ : dict
         ``r_hat``, ``ess_bulk``, ``ess_tail`` (dicts per site), ``max_r_hat``,
@@ -222,7 +247,12 @@ class BayesianGMM(BaseBayesianMixture):
         ``divergences_per_chain``, ``warmup_divergences``, ``accept_rate`` and
         ``step_size`` per chain, ``mean_tree_size``, ``dense_mass`` (the
         metric used, after 'auto' is resolved), ``compile_time`` and
-        ``sampling_time`` in seconds; ``occupied_components`` (indices of the
+        ``sampling_time`` in seconds; ``num_iterations`` (post-warm-up
+        iterations of the longest chain), ``num_draws`` (kept per chain),
+        ``restarts`` (per chain, how often it was warmed up again after
+        failing) and ``stopped`` (why the chains stopped: 'assessed',
+        'not converging' or 'budget'; see ``max_num_samples``);
+        ``occupied_components`` (indices of the
         components holding at least one expected observation in at least half
         the draws), ``max_r_hat_occupied`` and ``min_ess_bulk_occupied`` (the
         same over those components' weights, means and covariances). When
@@ -251,7 +281,7 @@ class BayesianGMM(BaseBayesianMixture):
         keep them out of every prediction, sample and density. A median
         halfway between two counts rounds up.
 
-    n_effective_components_draws_ : ndarray of shape (num_chains, num_samples)
+    n_effective_components_draws_ : ndarray of shape (num_chains, n_draws)
         That number for every draw: its posterior distribution.
 
     See Also
@@ -344,6 +374,9 @@ class BayesianGMM(BaseBayesianMixture):
         "standardize": ["boolean"],
         "num_warmup": [Interval(Integral, 1, None, closed="left")],
         "num_samples": [Interval(Integral, 1, None, closed="left")],
+        "max_num_samples": [
+            Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None
+        ],
         "num_chains": [Interval(Integral, 1, None, closed="left")],
         "chain_method": [StrOptions({"sequential", "vectorized"})],
         "target_accept_prob": [Interval(Real, 0.0, 1.0, closed="neither")],
@@ -372,6 +405,7 @@ class BayesianGMM(BaseBayesianMixture):
         standardize=True,
         num_warmup=500,
         num_samples=500,
+        max_num_samples="auto",
         num_chains=4,
         chain_method="sequential",
         target_accept_prob=0.8,
@@ -396,6 +430,7 @@ class BayesianGMM(BaseBayesianMixture):
         self.standardize = standardize
         self.num_warmup = num_warmup
         self.num_samples = num_samples
+        self.max_num_samples = max_num_samples
         self.num_chains = num_chains
         self.chain_method = chain_method
         self.target_accept_prob = target_accept_prob
@@ -409,6 +444,13 @@ class BayesianGMM(BaseBayesianMixture):
 
     def _check_parameters(self, X):
         n_samples, n_features = X.shape
+        if isinstance(self.max_num_samples, Integral) and (
+            self.max_num_samples < self.num_samples
+        ):
+            raise ValueError(
+                "max_num_samples must be at least num_samples = "
+                f"{self.num_samples} (or 'auto', or None), got {self.max_num_samples}"
+            )
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components but got "
@@ -461,13 +503,21 @@ class BayesianGMM(BaseBayesianMixture):
             start = start._replace(prior_loc=prior_loc)
         return start
 
-    def _sample(self, X_std, start, rng, *, standardization):
-        """Run NUTS from jittered copies of the start."""
+    def _max_iterations(self):
+        if self.max_num_samples is None:
+            return self.num_samples
+        if self.max_num_samples == "auto":
+            return AUTO_MAX_ROUNDS * self.num_samples
+        return self.max_num_samples
+
+    def _sampler(self, X_std, start, rng, *, standardization):
+        """NUTS chains from jittered copies of the start."""
         from skbayesmix import _inference  # the JAX boundary, imported on first fit
 
         prior, start = model_hyperparameters(self, X_std, start, standardization)
         chain_values = jittered_chain_values(
-            start.values, num_chains=self.num_chains, random_state=rng
+            start.values, covariance_type=self.covariance_type,
+            num_chains=self.num_chains, random_state=rng,
         )
         structure = _inference.ModelStructure(
             self.n_components,
@@ -484,7 +534,7 @@ class BayesianGMM(BaseBayesianMixture):
             max_tree_depth=self.max_tree_depth,
             dense_mass=self._settings.dense_mass,
         )
-        return _inference.run_nuts(
+        return _inference.ChainSampler(
             X_std,
             chain_values,
             empty=~start.occupied,

@@ -23,7 +23,7 @@ MixtureDraws.__doc__ = """Flattened posterior draws of a Gaussian mixture.
 weights : (n_draws, n_components); means : (n_draws, n_components, n_features);
 precisions_cholesky : per draw, scikit-learn's shape for ``covariance_type``;
 draw_weights : (n_draws,) summing to one, or None for equal weights (how the
-draws are averaged; see :func:`skbayesmix._diagnostics.chain_modes`).
+draws are averaged; see :func:`skbayesmix._modes.chain_modes`).
 """
 
 

@@ -13,8 +13,6 @@ import numpy as np
 from skbayesmix._covariance import n_parameters
 from skbayesmix._settings import (
     MIN_ESS_PER_CHAIN,
-    MODE_LABEL_DISAGREEMENT,
-    MODE_STATIONARY_R_HAT,
     OCCUPIED_COUNT,
     OCCUPIED_FRACTION,
     OVERFITTED_CONCENTRATION,
@@ -95,73 +93,6 @@ def convergence_summary(posterior):
     summary["max_r_hat"] = _nan_extreme(summary["r_hat"], np.nanmax, 1.0)
     summary["min_ess_bulk"] = _nan_extreme(summary["ess_bulk"], np.nanmin, np.nan)
     return summary
-
-
-def chain_modes(chain_labels):
-    """Group the chains by the mode of the posterior each settled in.
-
-    Two chains sampled the same mode when their hard memberships of the
-    training rows (argmax of each chain's mean memberships) differ on at most
-    ``MODE_LABEL_DISAGREEMENT`` of the rows (or one row): modes of a mixture
-    posterior are different clusterings of the data. Slow mixing within one
-    mode moves a chain's log density but rarely its clustering, so this also
-    keeps a short or poorly adapted run from being called multimodal. Modes
-    are the groups of chains linked by that relation.
-
-    Parameters
-    ----------
-    chain_labels : ndarray of shape (n_chains, n_samples)
-
-    Returns
-    -------
-    modes : ndarray of shape (n_chains,), dtype=int
-        The mode of every chain, numbered in order of first appearance.
-    """
-    n_chains, n_samples = chain_labels.shape
-    allowed = max(1, int(MODE_LABEL_DISAGREEMENT * n_samples))
-    modes = np.full(n_chains, -1)
-    n_modes = 0
-    for chain in range(n_chains):
-        if modes[chain] >= 0:
-            continue
-        modes[chain], stack = n_modes, [chain]
-        while stack:
-            current = stack.pop()
-            for other in np.flatnonzero(modes < 0):
-                if np.sum(chain_labels[current] != chain_labels[other]) <= allowed:
-                    modes[other] = n_modes
-                    stack.append(other)
-        n_modes += 1
-    return modes
-
-
-def settled_modes(samples, modes):
-    """Whether every mode's chains, taken alone, are stationary and agree.
-
-    Chains whose clusterings differ may simply not have converged yet; they
-    sampled different *modes* only if each group, on its own, passes a
-    (lenient) R-hat check: split R-hat below ``MODE_STATIONARY_R_HAT`` for
-    every quantity.
-
-    Parameters
-    ----------
-    samples : dict of ndarray
-        Draws with leading (chain, draw) axes.
-    modes : ndarray of shape (n_chains,), dtype=int
-    """
-    for mode in range(modes.max() + 1):
-        chains = modes == mode
-        group = {name: value[chains] for name, value in samples.items()}
-        if chains.sum() == 1:  # R-hat needs two chains: use the two halves
-            half = next(iter(group.values())).shape[1] // 2
-            group = {
-                name: value[0, : 2 * half].reshape((2, half) + value.shape[2:])
-                for name, value in group.items()
-            }
-        summary = convergence_summary(group)
-        if not summary["max_r_hat"] < MODE_STATIONARY_R_HAT:
-            return False
-    return True
 
 
 def _r_hat_thresholds(summary, n_chains, n_draws, n_quantities):
@@ -277,7 +208,7 @@ def _occupied_summary(summary, thresholds, occupied, component_sites):
 
 def fit_diagnostics(
     samples, sample_stats, *, covariance_type, occupied, component_sites,
-    dense_mass, timings, modes, chain_weights,
+    dense_mass, timings, modes, chain_weights, iterations,
 ):
     """Build the ``diagnostics_`` dict of a fit.
 
@@ -294,9 +225,12 @@ def fit_diagnostics(
     timings : tuple of float
         Compilation and sampling time in seconds.
     modes : ndarray of shape (n_chains,), dtype=int
-        See :func:`chain_modes`.
+        See :func:`skbayesmix._modes.chain_modes`.
     chain_weights : ndarray of shape (n_chains,)
         How much each chain counts in the posterior averages.
+    iterations : tuple
+        Post-warm-up iterations of the longest chain, and the number of
+        restarts of every chain.
     """
     summary = convergence_summary(samples)
     n_chains, n_draws = samples["weights"].shape[:2]
@@ -323,6 +257,9 @@ def fit_diagnostics(
         "n_modes": int(modes.max() + 1),
         "chain_modes": modes,
         "chain_weights": np.asarray(chain_weights, dtype=float),
+        "num_draws": int(n_draws),
+        "num_iterations": int(iterations[0]),
+        "restarts": np.asarray(iterations[1], dtype=int),
         "compile_time": float(timings[0]),
         "sampling_time": float(timings[1]),
         **_occupied_summary(summary, thresholds, occupied, component_sites),
@@ -373,11 +310,15 @@ def _excluded_note(diagnostics, n_components, overfitted):
     )
 
 
-def poor_inference_messages(diagnostics, *, n_components, num_chains, num_samples,
-                            overfitted, empty_fraction):
+def poor_inference_messages(diagnostics, *, n_components, num_chains, overfitted,
+                            empty_fraction):
     """ConvergenceWarning messages for a fit, each saying what to change."""
     messages = []
-    n_draws = num_chains * num_samples
+    n_draws = num_chains * diagnostics["num_draws"]
+    ran = (
+        f" after {diagnostics['num_iterations']} iterations per chain "
+        f"(the last {diagnostics['num_draws']} kept)"
+    )
     if diagnostics["divergences"]:
         messages.append(
             f"{diagnostics['divergences']} of {n_draws} post-warm-up transitions "
@@ -406,17 +347,24 @@ def poor_inference_messages(diagnostics, *, n_components, num_chains, num_sample
         )
         return messages
     if max_r_hat >= threshold:
+        if diagnostics.get("stopped") == "not converging":
+            advice = (
+                "Continuing did not bring them closer: they may sit in nearby "
+                "modes of the posterior. More chains (num_chains) show how many; "
+                "or reduce n_components."
+            )
+        else:
+            advice = "Increase num_warmup and max_num_samples, or reduce n_components."
         messages.append(
             f"R-hat is {max_r_hat:.4f}{note} for a quantity that must stay below "
-            f"{threshold:.4f}: the chains disagree. Increase num_warmup and "
-            "num_samples, or reduce n_components."
+            f"{threshold:.4f}{ran}: the chains disagree. {advice}"
         )
     min_total = MIN_ESS_PER_CHAIN * num_chains
     if np.isfinite(min_ess) and min_ess < min_total:
         messages.append(
             f"Min bulk ESS is {min_ess:.0f}{note}, below {min_total} "
             f"({MIN_ESS_PER_CHAIN} per chain for {num_chains} chains): posterior "
-            "summaries are noisy. Increase num_samples."
+            f"summaries are noisy{ran}. Increase num_samples or max_num_samples."
         )
     empty = np.flatnonzero(empty_fraction > OCCUPIED_FRACTION)
     if empty.size and not overfitted:
@@ -438,12 +386,13 @@ def describe_fit(estimator):
     Printed by ``verbose`` fits and by the command line.
     """
     diag = estimator.diagnostics_
-    n_draws = estimator.num_chains * estimator.num_samples
+    n_draws = estimator.num_chains * diag["num_draws"]
     return "\n".join(
         [
             f"BayesianGMM(n_components={estimator.n_components}, covariance_type="
             f"'{estimator.covariance_type}'): {estimator.num_chains} chains x "
-            f"{estimator.num_warmup}+{estimator.num_samples}, effective components "
+            f"{estimator.num_warmup}+{diag['num_iterations']} (last "
+            f"{diag['num_draws']} kept), effective components "
             f"{estimator.n_effective_components_}",
             f"weights: {np.array2string(estimator.weights_, precision=3)}",
             f"divergent transitions: {diag['divergences']} of {n_draws}",

@@ -53,7 +53,7 @@ NUTSResult = namedtuple(
 )
 
 _stats_lock = threading.Lock()
-_STATS = {"compilations": 0, "compile_time": 0.0, "fits": 0}
+_STATS = {"compilations": 0, "compile_time": 0.0, "fits": 0, "rounds": 0}
 
 
 def compilation_stats():
@@ -63,7 +63,9 @@ def compilation_stats():
     -------
     stats : dict
         ``compilations`` (number of samplers traced and compiled), ``compile_time``
-        (seconds spent tracing and compiling them), ``fits`` (number of sampler runs).
+        (seconds spent tracing and compiling them), ``fits`` (number of fits
+        sampled), ``rounds`` (runs of a compiled sampler: a fit's first round,
+        restarts and continuations).
     """
     with _stats_lock:
         return dict(_STATS)
@@ -76,7 +78,7 @@ def reset_compilation_stats():
     before the reset still reuses it and is not counted as a compilation.
     """
     with _stats_lock:
-        _STATS.update(compilations=0, compile_time=0.0, fits=0)
+        _STATS.update(compilations=0, compile_time=0.0, fits=0, rounds=0)
 
 
 def enable_compilation_cache(path=None, *, min_compile_time_secs=0.0):
@@ -153,21 +155,48 @@ def _potential_fn_gen(model):
 
 
 @functools.partial(jax.jit, static_argnames=("structure", "settings"))
-def _run_nuts_program(rng_key, init_values, X, mask, hyper, structure, settings):
+def _run_chains_program(
+    keys, init_values, states, fresh, X, mask, hyper, structure, settings
+):
+    """Run one round of every chain: warm-up then draws, or draws after ``states``.
+
+    A chain with ``fresh`` True starts at its ``init_values``, adapts for
+    ``num_warmup`` iterations and draws ``num_samples``; otherwise it resumes
+    from its HMC state in ``states`` (adaptation over, step size and mass
+    matrix kept) and draws ``num_samples`` more. One program serves the first
+    round, restarts and continuations.
+    """
     model = functools.partial(gmm_model, **structure._asdict())
     model_args = (X, mask, hyper)
     init_kernel, sample_kernel = hmc(potential_fn_gen=_potential_fn_gen(model))
 
-    def run_one_chain(chain_key, chain_init):
-        z0 = unconstrain_fn(model, model_args, {}, chain_init)
-        state = init_kernel(
-            z0,
-            num_warmup=settings.num_warmup,
-            target_accept_prob=settings.target_accept_prob,
-            max_tree_depth=settings.max_tree_depth,
-            dense_mass=settings.dense_mass,
-            model_args=model_args,
-            rng_key=chain_key,
+    def run_one_chain(chain_key, chain_init, state_in, is_fresh):
+        # Also configures the kernel (warm-up length, tree depth) for resumed chains.
+        initial = _initial_state(init_kernel, model, model_args, settings,
+                                 chain_key, chain_init)
+
+        def warm_up(state):
+            def warm_step(carry, _):
+                state, divergences, n_steps = carry
+                state = sample_kernel(state, model_args=model_args)
+                return (
+                    state,
+                    divergences + state.diverging.astype(jnp.int32),
+                    n_steps + state.num_steps.astype(jnp.int32),
+                ), None
+
+            zero = jnp.zeros((), jnp.int32)
+            carry, _ = lax.scan(
+                warm_step, (state, zero, zero), None, length=settings.num_warmup
+            )
+            return carry
+
+        def resume(_):
+            zero = jnp.zeros((), jnp.int32)
+            return state_in, zero, zero
+
+        state, warmup_divergences, warmup_n_steps = lax.cond(
+            is_fresh, warm_up, resume, initial
         )
 
         def step(state, _):
@@ -182,32 +211,53 @@ def _run_nuts_program(rng_key, init_values, X, mask, hyper, structure, settings)
             }
             return state, (state.z, stats)
 
-        # One scan over warm-up and sampling: the NUTS step is compiled once.
-        _, (z_all, stats_all) = lax.scan(
-            step, state, None, length=settings.num_warmup + settings.num_samples
+        state, (z_draws, stats) = lax.scan(
+            step, state, None, length=settings.num_samples
         )
-        warmup = settings.num_warmup
-        z_draws = jax.tree.map(lambda a: a[warmup:], z_all)
-        stats = {name: value[warmup:] for name, value in stats_all.items()}
-        # mean_accept_prob is a running mean that restarts after warm-up.
-        stats["acceptance_rate"] = jnp.full_like(
-            stats["lp"], stats["acceptance_rate"][-1]
-        )
-        stats["warmup_divergences"] = jnp.sum(stats_all["diverging"][:warmup])
-        stats["warmup_n_steps"] = jnp.sum(stats_all["n_steps"][:warmup])
+        stats["warmup_divergences"] = warmup_divergences
+        stats["warmup_n_steps"] = warmup_n_steps
         draws = jax.vmap(
             lambda z: constrain_fn(model, model_args, {}, z, return_deterministic=True)
         )(z_draws)
-        return draws, stats
+        return draws, stats, state
 
-    chain_keys = jax.random.split(rng_key, settings.num_chains)
+    inputs = (keys, init_values, states, fresh)
     if settings.chain_method == "vectorized":
-        return jax.vmap(run_one_chain)(chain_keys, init_values)
-    return lax.map(lambda args: run_one_chain(*args), (chain_keys, init_values))
+        return jax.vmap(run_one_chain)(*inputs)
+    return lax.map(lambda args: run_one_chain(*args), inputs)
 
 
-def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
-    """Sample the posterior of the mixture model with NUTS.
+def _initial_state(init_kernel, model, model_args, settings, chain_key, chain_init):
+    z0 = unconstrain_fn(model, model_args, {}, chain_init)
+    return init_kernel(
+        z0,
+        num_warmup=settings.num_warmup,
+        target_accept_prob=settings.target_accept_prob,
+        max_tree_depth=settings.max_tree_depth,
+        dense_mass=settings.dense_mass,
+        model_args=model_args,
+        rng_key=chain_key,
+    )
+
+
+def _empty_states(keys, init_values, X, mask, hyper, structure, settings):
+    """Zero HMC states shaped as the program's, the input of a first round."""
+
+    def initial_states(keys, init_values, X, mask, hyper):
+        model = functools.partial(gmm_model, **structure._asdict())
+        init_kernel, _ = hmc(potential_fn_gen=_potential_fn_gen(model))
+        return jax.vmap(
+            lambda key, init: _initial_state(
+                init_kernel, model, (X, mask, hyper), settings, key, init
+            )
+        )(keys, init_values)
+
+    shapes = jax.eval_shape(initial_states, keys, init_values, X, mask, hyper)
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+
+class ChainSampler:
+    """The chains of one fit: run, restarted and continued by one compiled program.
 
     Parameters
     ----------
@@ -222,84 +272,196 @@ def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
         Prior hyper-parameters (see :func:`skbayesmix._model.gmm_model`).
     structure : ModelStructure
     settings : SamplerSettings
+        ``num_samples`` is the length of one round.
     seed : int
         Seed of the JAX random key.
+
+    Attributes
+    ----------
+    iterations : ndarray of shape (num_chains,)
+        Post-warm-up iterations of each chain since its last (re)start.
+    restarts : ndarray of shape (num_chains,)
+        How many times each chain was started again.
+    """
+
+    def __init__(self, X, chain_values, *, empty, prior, structure, settings, seed):
+        init_values = init_sites(
+            chain_values,
+            prior,
+            weight_parameterization=structure.weight_parameterization,
+            covariance_type=structure.covariance_type,
+            covariance_prior=structure.covariance_prior,
+            n_samples=X.shape[0],
+            empty=empty,
+        )
+        dtype = jnp.float32
+        n_samples, n_features = X.shape
+        size = padded_size(n_samples)
+        X_padded = np.zeros((size, n_features))
+        X_padded[:n_samples] = X
+        mask = np.zeros(size)
+        mask[:n_samples] = 1.0
+        self.structure, self.settings = structure, settings
+        self._prior = prior
+        self._key = jax.random.PRNGKey(seed)
+        self._init_values = jax.tree.map(lambda a: jnp.asarray(a, dtype), init_values)
+        self._data = (
+            jnp.asarray(X_padded, dtype),
+            jnp.asarray(mask, dtype),
+            {name: jnp.asarray(value, dtype) for name, value in prior.items()},
+        )
+        n_chains = settings.num_chains
+        self._states = None
+        self._rounds = 0
+        self._blocks = [[] for _ in range(n_chains)]
+        self._warmup = [None] * n_chains
+        self.iterations = np.zeros(n_chains, dtype=int)
+        self.restarts = np.zeros(n_chains, dtype=int)
+        self.compile_time = 0.0
+        self.run_time = 0.0
+
+    def run(self, fresh=None):
+        """Run one round: warm-up and draws for ``fresh`` chains, draws for others.
+
+        Parameters
+        ----------
+        fresh : ndarray of shape (num_chains,), dtype=bool, default=None
+            Chains to (re)start from their starting values with a new key; the
+            others continue. None starts every chain (the first round).
+        """
+        n_chains = self.settings.num_chains
+        if fresh is None:
+            fresh = np.ones(n_chains, dtype=bool)
+        if self._rounds == 0:
+            keys = jax.random.split(self._key, n_chains)
+        else:
+            round_key = jax.random.fold_in(self._key, self._rounds)
+            keys = jax.random.split(round_key, n_chains)
+        start = time.perf_counter()
+        compiled, empty_states = _compiled_program(
+            keys, self._init_values, self._data, self.structure, self.settings
+        )
+        self.compile_time += time.perf_counter() - start
+        if self._states is None:
+            self._states = empty_states
+        args = (keys, self._init_values, self._states, jnp.asarray(fresh), *self._data)
+        start = time.perf_counter()
+        draws, stats, self._states = jax.block_until_ready(compiled(*args))
+        self.run_time += time.perf_counter() - start
+        with _stats_lock:
+            _STATS["fits"] += int(self._rounds == 0)
+            _STATS["rounds"] += 1
+        draws = {name: np.asarray(value, np.float64) for name, value in draws.items()}
+        stats = {name: np.asarray(value) for name, value in stats.items()}
+        for chain in range(n_chains):
+            block = (
+                {name: value[chain] for name, value in draws.items()},
+                {
+                    name: value[chain] for name, value in stats.items()
+                    if not name.startswith("warmup_")
+                },
+            )
+            if fresh[chain]:
+                if self._rounds > 0:
+                    self.restarts[chain] += 1
+                self._blocks[chain] = []
+                self.iterations[chain] = 0
+                self._warmup[chain] = (
+                    stats["warmup_divergences"][chain], stats["warmup_n_steps"][chain]
+                )
+            self._blocks[chain].append(block)
+            self.iterations[chain] += self.settings.num_samples
+        self._rounds += 1
+
+    def result(self, n_draws=None):
+        """Return the last ``n_draws`` draws of every chain (default: all they share).
+
+        Returns
+        -------
+        result : NUTSResult
+            ``mixture`` is the tuple (weights, means, covariances) of float64
+            draws in standardised units, each of shape (num_chains, n_draws,
+            ...); ``sample_stats`` maps ``diverging``, ``n_steps``,
+            ``acceptance_rate``, ``step_size``, ``energy``, ``lp`` to arrays of
+            shape (num_chains, n_draws), and ``warmup_divergences`` and
+            ``warmup_n_steps`` (leapfrog steps of warm-up) to arrays of shape
+            (num_chains,).
+        """
+        if n_draws is None:
+            n_draws = int(self.iterations.min())
+        samples, stats = {}, {}
+        for index in (0, 1):
+            merged = stats if index else samples
+            for name in self._blocks[0][0][index]:
+                merged[name] = np.stack([
+                    np.concatenate([block[index][name] for block in blocks])[-n_draws:]
+                    for blocks in self._blocks
+                ])
+        # mean_accept_prob is a running mean over all post-warm-up iterations.
+        stats["acceptance_rate"] = np.repeat(
+            stats["acceptance_rate"][:, -1:], n_draws, axis=1
+        )
+        stats["warmup_divergences"] = np.array([w[0] for w in self._warmup])
+        stats["warmup_n_steps"] = np.array([w[1] for w in self._warmup])
+        mixture = to_mixture(
+            samples,
+            covariance_type=self.structure.covariance_type,
+            reg_covar=np.asarray(self._prior["reg_covar"], dtype=np.float64),
+            component_root=np.asarray(self._prior["component_root"], np.float64),
+        )
+        return NUTSResult(mixture, stats, self.compile_time, self.run_time)
+
+
+def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
+    """Sample the posterior of the mixture model with NUTS: one round, all chains.
+
+    Parameters are those of :class:`ChainSampler`.
 
     Returns
     -------
     result : NUTSResult
-        ``mixture`` is the tuple (weights, means, covariances) of float64 draws
-        in standardised units, each of shape (num_chains, num_samples, ...);
-        ``sample_stats`` maps ``diverging``, ``n_steps``, ``acceptance_rate``,
-        ``step_size``, ``energy``, ``lp`` to arrays of shape (num_chains,
-        num_samples), and ``warmup_divergences`` and ``warmup_n_steps``
-        (leapfrog steps of warm-up) to arrays of shape (num_chains,).
+        See :meth:`ChainSampler.result`.
     """
-    init_values = init_sites(
-        chain_values,
-        prior,
-        weight_parameterization=structure.weight_parameterization,
-        covariance_type=structure.covariance_type,
-        covariance_prior=structure.covariance_prior,
-        n_samples=X.shape[0],
-        empty=empty,
+    sampler = ChainSampler(
+        X, chain_values, empty=empty, prior=prior, structure=structure,
+        settings=settings, seed=seed,
     )
-    dtype = jnp.float32
-    n_samples, n_features = X.shape
-    size = padded_size(n_samples)
-    X_padded = np.zeros((size, n_features))
-    X_padded[:n_samples] = X
-    mask = np.zeros(size)
-    mask[:n_samples] = 1.0
-    args = (
-        jax.random.key(seed),
-        jax.tree.map(lambda a: jnp.asarray(a, dtype), init_values),
-        jnp.asarray(X_padded, dtype),
-        jnp.asarray(mask, dtype),
-        {name: jnp.asarray(value, dtype) for name, value in prior.items()},
-    )
-    start = time.perf_counter()
-    compiled = _compiled_program(args, structure, settings)
-    compile_time = time.perf_counter() - start
-    start = time.perf_counter()
-    draws, stats = jax.block_until_ready(compiled(*args))
-    run_time = time.perf_counter() - start
-    with _stats_lock:
-        _STATS["fits"] += 1
-    samples = {name: np.asarray(value, np.float64) for name, value in draws.items()}
-    mixture = to_mixture(
-        samples,
-        covariance_type=structure.covariance_type,
-        reg_covar=np.asarray(prior["reg_covar"], dtype=np.float64),
-        component_root=np.asarray(prior["component_root"], np.float64),
-    )
-    sample_stats = {name: np.asarray(value) for name, value in stats.items()}
-    return NUTSResult(mixture, sample_stats, compile_time, run_time)
+    sampler.run()
+    return sampler.result()
 
 
 _compiled_cache = {}
 _compile_lock = threading.Lock()
 
 
-def _compiled_program(args, structure, settings):
-    """Compiled executable for these argument shapes and static settings, cached."""
+def _compiled_program(keys, init_values, data, structure, settings):
+    """Compiled executable and zero HMC states for these shapes and settings, cached.
+
+    Tracing runs NumPyro's effect handlers, whose stack is global: it happens
+    under one lock, so that fits in several threads never trace at once.
+    """
     shapes = tuple(
         (path, leaf.shape, str(leaf.dtype))
-        for path, leaf in jax.tree_util.tree_leaves_with_path(args[1:])
+        for path, leaf in jax.tree_util.tree_leaves_with_path(
+            (keys, init_values, data)
+        )
     )
     key = (structure, settings, repr(shapes))
     with _compile_lock:
-        compiled = _compiled_cache.get(key)
-        if compiled is None:
+        cached = _compiled_cache.get(key)
+        if cached is None:
             start = time.perf_counter()
-            compiled = _run_nuts_program.lower(
-                *args, structure=structure, settings=settings
+            states = _empty_states(keys, init_values, *data, structure, settings)
+            fresh = jnp.ones(settings.num_chains, dtype=bool)
+            compiled = _run_chains_program.lower(
+                keys, init_values, states, fresh, *data,
+                structure=structure, settings=settings,
             ).compile()
             with _stats_lock:
                 _STATS["compilations"] += 1
                 _STATS["compile_time"] += time.perf_counter() - start
-            _compiled_cache[key] = compiled
-    return compiled
+            cached = _compiled_cache[key] = (compiled, states)
+    return cached
 
 
 def default_dense_mass(n_parameters, num_warmup):

@@ -5,13 +5,17 @@ change of the reference data or of the cheap settings happens once.
 """
 
 # Sampler settings for structural checks: a posterior-shaped result in seconds,
-# not a converged one.
-FAST_SETTINGS = dict(num_warmup=30, num_samples=30, num_chains=2, random_state=0)
+# not a converged one (so one round of sampling, never continued).
+FAST_SETTINGS = dict(
+    num_warmup=30, num_samples=30, max_num_samples=None, num_chains=2, random_state=0
+)
 
 # Cheaper still, for API and plumbing checks that fit many times and only look
 # at shapes, types and equality between fits (estimator checks, threads,
 # processes, property-based inputs).
-TINY_SETTINGS = dict(num_warmup=10, num_samples=10, num_chains=2, random_state=0)
+TINY_SETTINGS = dict(
+    num_warmup=10, num_samples=10, max_num_samples=None, num_chains=2, random_state=0
+)
 
 # The reference tutorial's data set (seed bi-gmm-numpyro.md): 500 points from 8
 # Gaussian blobs.

@@ -46,6 +46,15 @@ MODE_LABEL_DISAGREEMENT = 0.01
 # this: otherwise the chains have not converged yet.
 MODE_STATIONARY_R_HAT = 1.05
 
+# A chain failed in warm-up when its log density's upper quantile (1 - q) is
+# below the lower quantile q of the best chain's: the two never overlap.
+FAILED_CHAIN_QUANTILE = 0.01
+# Budget of post-warm-up iterations per chain when max_num_samples='auto'.
+AUTO_MAX_ROUNDS = 3
+# Chains stop continuing when R-hat, at least this, did not come closer to its
+# threshold in a continuation (below it, R-hat moves by chance).
+NOT_CONVERGING_R_HAT = 1.05
+
 # EM refinements that shrink some variance below this fraction of the
 # posterior mean's are rejected as collapsing onto a singularity.
 EM_MIN_VARIANCE_RATIO = 0.1

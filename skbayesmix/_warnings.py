@@ -26,6 +26,8 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from skbayesmix._threadpool import SKLEARN_FIT_LOCK
+
 # The list that warn() appends to; None outside collected_warnings(). A new
 # thread starts with an empty context, so threads never share a list.
 _COLLECTED = contextvars.ContextVar("skbayesmix_collected_warnings", default=None)
@@ -140,6 +142,12 @@ def quiet_fit(mixture, X):
     the third iteration instead of the second. A lower bound that is not
     finite lets scikit-learn's warning through.
     """
+    # k-means inside the initialisation sets a process-wide BLAS limit.
+    with SKLEARN_FIT_LOCK:
+        return _fit_in_steps(mixture, X)
+
+
+def _fit_in_steps(mixture, X):
     params = mixture.get_params(deep=False)
     max_iter = params["max_iter"]
     if max_iter < 2:

@@ -356,7 +356,6 @@ def test_no_warning_text_without_cause(fitted):
             diag,
             n_components=bgmm.n_components,
             num_chains=bgmm.num_chains,
-            num_samples=bgmm.num_samples,
             overfitted=False,
             empty_fraction=np.zeros(bgmm.n_components),
         )

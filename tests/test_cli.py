@@ -165,6 +165,7 @@ def test_bad_npy(tmp_path, capsys):
         (["-k", "1", "--num-warmup", "0"], ("num_warmup",)),
         (["-k", "1", "--num-samples", "0"], ("num_samples",)),
         (["-k", "1", "--num-chains", "0"], ("num_chains",)),
+        (["-k", "1", "--max-num-samples", "10"], ("max_num_samples",)),
     ],
 )
 def test_estimator_errors_are_one_line(tmp_path, capsys, options, words):
@@ -175,6 +176,18 @@ def test_estimator_errors_are_one_line(tmp_path, capsys, options, words):
     message = _one_line_error(capsys)
     assert all(word in message for word in words), message
     assert not out.exists()
+
+
+def test_max_num_samples_option():
+    from skbayesmix.cli._parser import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args([]).max_num_samples == "auto"
+    assert parser.parse_args(["--max-num-samples", "none"]).max_num_samples is None
+    assert parser.parse_args(["--max-num-samples", "1500"]).max_num_samples == 1500
+    with pytest.raises(SystemExit) as error:
+        parser.parse_args(["--max-num-samples", "lots"])
+    assert error.value.code == 2
 
 
 def test_module_entry_point_reports_without_traceback(tmp_path):

@@ -37,6 +37,8 @@ def _clean(**changes):
         "n_modes": 1,
         "chain_modes": np.zeros(N_CHAINS, dtype=int),
         "chain_weights": np.full(N_CHAINS, 1.0 / N_CHAINS),
+        "num_draws": 500,
+        "num_iterations": 500,
     }
     diagnostics.update(changes)
     return diagnostics
@@ -49,7 +51,6 @@ def _messages(diagnostics, overfitted=False, empty_fraction=None, num_chains=2):
         diagnostics,
         n_components=N_COMPONENTS,
         num_chains=num_chains,
-        num_samples=500,
         overfitted=overfitted,
         empty_fraction=np.asarray(empty_fraction),
     )
@@ -70,7 +71,12 @@ def test_each_cause_names_its_setting():
     assert "target_accept_prob" in message
     (message,) = _messages(_clean(worst_r_hat=1.2))
     assert "R-hat is 1.2000" in message and "must stay below 1.0100" in message
-    assert "Increase num_warmup and num_samples" in message
+    assert "Increase num_warmup and max_num_samples" in message
+    assert "after 500 iterations per chain (the last 500 kept)" in message
+    # Chains that continued without coming closer: running longer is not it.
+    (message,) = _messages(_clean(worst_r_hat=1.2, stopped="not converging"))
+    assert "nearby modes" in message and "num_chains" in message
+    assert "max_num_samples" not in message
     (message,) = _messages(_clean(min_ess_bulk=150.0))
     assert "Min bulk ESS is 150" in message and "Increase num_samples" in message
     (message,) = _messages(
@@ -213,8 +219,12 @@ def test_fit_diagnostics(component_sites):
         covariance_type="spherical", occupied=occupied,
         component_sites=component_sites, dense_mass=True, timings=(1.5, 2.5),
         modes=np.zeros(N_CHAINS, dtype=int), chain_weights=np.full(N_CHAINS, 0.5),
+        iterations=(2 * N_DRAWS, np.array([0, 1])),
     )
     assert diagnostics["divergences"] == 3
+    assert diagnostics["num_draws"] == N_DRAWS
+    assert diagnostics["num_iterations"] == 2 * N_DRAWS
+    assert_array_equal(diagnostics["restarts"], [0, 1])
     assert diagnostics["n_modes"] == 1
     assert_array_equal(diagnostics["chain_weights"], [0.5, 0.5])
     # Every quantity has its threshold, at least 1.01; the verdict reads the
@@ -260,7 +270,7 @@ def test_to_inference_data():
 
 
 def test_chain_modes_group_chains_by_their_clustering():
-    from skbayesmix._diagnostics import chain_modes
+    from skbayesmix._modes import chain_modes
 
     labels = np.zeros((4, 300), dtype=int)
     labels[:, 150:] = 1
@@ -271,7 +281,7 @@ def test_chain_modes_group_chains_by_their_clustering():
 
 
 def test_modes_are_settled_only_when_each_group_is_stationary():
-    from skbayesmix._diagnostics import settled_modes
+    from skbayesmix._modes import settled_modes
 
     rng = np.random.RandomState(4)
     draws = rng.standard_normal((4, 200, 3))

@@ -166,9 +166,18 @@ def serial_fits():
     return [_fit(*job) for job in JOBS]
 
 
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [(pool["internal_api"], pool["num_threads"]) for pool in threadpool_info()]
+
+
 def test_threaded_fits_match_serial_fits(serial_fits):
     filters = list(warnings.filters)
     geterr = np.geterr()
+    # scikit-learn's k-means limits BLAS threads process-wide while it runs;
+    # concurrent k-means used to leave the limit set for good.
+    blas_threads = _blas_threads()
     barrier = threading.Barrier(len(JOBS))
 
     def job(args):
@@ -183,6 +192,7 @@ def test_threaded_fits_match_serial_fits(serial_fits):
         _assert_same_fit(serial, concurrent)
     assert warnings.filters == filters
     assert np.geterr() == geterr
+    assert _blas_threads() == blas_threads
 
 
 def test_loky_worker_fits_match_serial_fits(serial_fits):

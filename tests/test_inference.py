@@ -95,7 +95,9 @@ def test_grid_search_compiles_once_per_n_components():
 @pytest.mark.parametrize("chain_method", ["sequential", "vectorized"])
 def test_chain_methods_run(chain_method):
     X, centers, start, rng = kmeans_problem(60, 2, "diag")
-    chains = jittered_chain_values(start, num_chains=2, random_state=rng)
+    chains = jittered_chain_values(
+        start, covariance_type="diag", num_chains=2, random_state=rng
+    )
     settings = _inference.SamplerSettings(
         num_warmup=10,
         num_samples=12,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+from skbayesmix._covariance import COVARIANCE_TYPES, covariance_from_factors
 from skbayesmix._initialization import (
     MIN_INIT_SCALE,
     Start,
@@ -106,10 +107,12 @@ def test_jittered_chain_values(two_clusters):
     centers, labels = kmeans_start(X, 2, random_state=np.random.RandomState(0))
     values = initial_values(X, centers, labels, covariance_type="full")
     chains = jittered_chain_values(
-        values, num_chains=4, random_state=np.random.RandomState(0)
+        values, covariance_type="full", num_chains=4,
+        random_state=np.random.RandomState(0),
     )
     again = jittered_chain_values(
-        values, num_chains=4, random_state=np.random.RandomState(0)
+        values, covariance_type="full", num_chains=4,
+        random_state=np.random.RandomState(0),
     )
     assert set(chains) == set(values)
     for name, value in values.items():
@@ -126,6 +129,40 @@ def test_jittered_chain_values(two_clusters):
         chains["scales"] / values["scales"], 1.0, rtol=0.3
     )
     assert_array_equal(chains["corr_cholesky"], np.tile(np.eye(2), (4, 2, 1, 1)))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_jitter_scales_each_covariance_as_a_whole(two_clusters, covariance_type):
+    # Jittering each feature's scale on its own changes the variance of the
+    # difference of strongly correlated features many times over (breast
+    # cancer); the covariance must keep its shape.
+    X = two_clusters
+    centers, labels = kmeans_start(X, 2, random_state=np.random.RandomState(0))
+    values = initial_values(X, centers, labels, covariance_type=covariance_type)
+    if "corr_cholesky" in values:
+        correlated = np.linalg.cholesky(np.array([[1.0, 0.95], [0.95, 1.0]]))
+        values["corr_cholesky"] = np.broadcast_to(
+            correlated, values["corr_cholesky"].shape
+        ).copy()
+    chains = jittered_chain_values(
+        values, covariance_type=covariance_type, num_chains=5,
+        random_state=np.random.RandomState(1),
+    )
+    start = covariance_from_factors(
+        values["scales"], values.get("corr_cholesky"), 0.0, covariance_type
+    )
+    n_covariances = 1 if covariance_type == "tied" else 2
+    for chain in range(5):
+        corr_cholesky = chains.get("corr_cholesky")
+        jittered = covariance_from_factors(
+            chains["scales"][chain],
+            None if corr_cholesky is None else corr_cholesky[chain],
+            0.0, covariance_type,
+        )
+        ratio = (jittered / start).reshape(n_covariances, -1)
+        assert_allclose(ratio, np.repeat(ratio[:, :1], ratio.shape[1], axis=1))
+        assert np.all(np.abs(np.log(ratio)) < 0.5)
+        assert not np.allclose(ratio, 1.0)
 
 
 def test_choose_start_kmeans_centres_priors_on_the_centroids(two_clusters):

@@ -250,7 +250,9 @@ def _init(chains, prior, weights="simplex", covariance_prior="lkj", **kwargs):
 
 def test_init_sites_per_weight_parameterization():
     _, centers, start, rng = kmeans_problem(60, 2, "full")
-    chains = jittered_chain_values(start, num_chains=3, random_state=rng)
+    chains = jittered_chain_values(
+        start, covariance_type="full", num_chains=3, random_state=rng
+    )
     prior = model_hyper(centers)
     simplex = _init(chains, prior)
     assert set(simplex) == set(chains) - {"means"} | {"mean_offsets"}
@@ -270,7 +272,9 @@ def test_init_sites_per_weight_parameterization():
 
 def test_init_sites_means_and_bartlett_factors_rebuild_the_start():
     X, centers, start, rng = kmeans_problem(60, 2, "full")
-    chains = jittered_chain_values(start, num_chains=3, random_state=rng)
+    chains = jittered_chain_values(
+        start, covariance_type="full", num_chains=3, random_state=rng
+    )
     prior = model_hyper(centers)
     root = np.linalg.cholesky(np.cov(X.T) + 0.1 * np.eye(2))
     prior["component_root"] = root
@@ -315,7 +319,7 @@ def test_to_mixture_builds_covariances_with_reg_covar(covariance_type):
     samples = {
         name: np.repeat(value[:, None], 4, axis=1)  # (chain, draw, ...)
         for name, value in jittered_chain_values(
-            start, num_chains=2, random_state=rng
+            start, covariance_type=covariance_type, num_chains=2, random_state=rng
         ).items()
     }
     weights, means, covariances = to_mixture(

@@ -81,7 +81,14 @@ def test_r_hat_warning_advises_longer_chains(emptied_fit, short_fit):
         flagged += 1
         msg = _one(messages, "R-hat")
         assert f"{r_hat:.4f}" in msg
-        assert "Increase num_warmup and num_samples" in msg
+        # The advice follows why the chains stopped.
+        if gmm.diagnostics_["stopped"] == "not converging":
+            assert "nearby modes" in msg and "num_chains" in msg
+        else:
+            assert "Increase num_warmup and max_num_samples" in msg
+        # It says how long the chains ran, continuation included.
+        iterations = gmm.diagnostics_["num_iterations"]
+        assert f"after {iterations} iterations per chain" in msg
     # At least one of the two fits has chains that disagree after 20 draws.
     assert flagged >= 1
 

@@ -71,6 +71,7 @@ def _fit(X, args, log):
         covariance_type=args.covariance_type,
         num_warmup=args.num_warmup,
         num_samples=args.num_samples,
+        max_num_samples=args.max_num_samples,
         num_chains=args.num_chains,
         random_state=args.seed,
     )

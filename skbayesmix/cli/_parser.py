@@ -79,6 +79,18 @@ def _add_model_arguments(parser):
     )
 
 
+def _max_num_samples(text):
+    """--max-num-samples: a positive integer, 'auto' or 'none'."""
+    if text.lower() in ("auto", "none"):
+        return None if text.lower() == "none" else "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer, 'auto' or 'none', got {text!r}"
+        ) from None
+
+
 def _add_sampler_arguments(parser):
     """Add the NUTS settings and the seed; the estimator checks their values."""
     parser.add_argument(
@@ -94,6 +106,17 @@ def _add_sampler_arguments(parser):
         default=500,
         metavar="N",
         help="posterior draws per chain (default: 500)",
+    )
+    parser.add_argument(
+        "--max-num-samples",
+        type=_max_num_samples,
+        default="auto",
+        metavar="N",
+        help=(
+            "post-warm-up iterations per chain that chains which disagree may "
+            "continue to; 'auto' (the default) is 3 x --num-samples, 'none' runs "
+            "--num-samples only"
+        ),
     )
     parser.add_argument(
         "--num-chains",
