@@ -170,35 +170,29 @@ def _run_chains_program(
     model_args = (X, mask, hyper)
     init_kernel, sample_kernel = hmc(potential_fn_gen=_potential_fn_gen(model))
 
-    def run_one_chain(chain_key, chain_init, state_in, is_fresh):
+    def start(chain_key, chain_init):
         # Also configures the kernel (warm-up length, tree depth) for resumed chains.
-        initial = _initial_state(init_kernel, model, model_args, settings,
-                                 chain_key, chain_init)
-
-        def warm_up(state):
-            def warm_step(carry, _):
-                state, divergences, n_steps = carry
-                state = sample_kernel(state, model_args=model_args)
-                return (
-                    state,
-                    divergences + state.diverging.astype(jnp.int32),
-                    n_steps + state.num_steps.astype(jnp.int32),
-                ), None
-
-            zero = jnp.zeros((), jnp.int32)
-            carry, _ = lax.scan(
-                warm_step, (state, zero, zero), None, length=settings.num_warmup
-            )
-            return carry
-
-        def resume(_):
-            zero = jnp.zeros((), jnp.int32)
-            return state_in, zero, zero
-
-        state, warmup_divergences, warmup_n_steps = lax.cond(
-            is_fresh, warm_up, resume, initial
+        return _initial_state(
+            init_kernel, model, model_args, settings, chain_key, chain_init
         )
 
+    def warm_up(state):
+        def warm_step(carry, _):
+            state, divergences, n_steps = carry
+            state = sample_kernel(state, model_args=model_args)
+            return (
+                state,
+                divergences + state.diverging.astype(jnp.int32),
+                n_steps + state.num_steps.astype(jnp.int32),
+            ), None
+
+        zero = jnp.zeros((), jnp.int32)
+        carry, _ = lax.scan(
+            warm_step, (state, zero, zero), None, length=settings.num_warmup
+        )
+        return carry
+
+    def draw(state):
         def step(state, _):
             state = sample_kernel(state, model_args=model_args)
             stats = {
@@ -214,17 +208,48 @@ def _run_chains_program(
         state, (z_draws, stats) = lax.scan(
             step, state, None, length=settings.num_samples
         )
-        stats["warmup_divergences"] = warmup_divergences
-        stats["warmup_n_steps"] = warmup_n_steps
         draws = jax.vmap(
             lambda z: constrain_fn(model, model_args, {}, z, return_deterministic=True)
         )(z_draws)
         return draws, stats, state
 
-    inputs = (keys, init_values, states, fresh)
     if settings.chain_method == "vectorized":
-        return jax.vmap(run_one_chain)(*inputs)
-    return lax.map(lambda args: run_one_chain(*args), inputs)
+        # Under vmap a per-chain condition would run both branches: warm up
+        # all chains, or none, and keep the warmed-up state of fresh ones.
+        no_warmup = jnp.zeros(fresh.shape, jnp.int32)
+        warmed, divergences, n_steps = lax.cond(
+            jnp.any(fresh),
+            jax.vmap(warm_up),
+            lambda initial: (initial, no_warmup, no_warmup),
+            jax.vmap(start)(keys, init_values),
+        )
+        state = jax.tree.map(
+            lambda new, old: jnp.where(
+                fresh.reshape(fresh.shape + (1,) * (new.ndim - 1)), new, old
+            ),
+            warmed,
+            states,
+        )
+        draws, stats, state = jax.vmap(draw)(state)
+    else:
+
+        def run_one_chain(args):
+            chain_key, chain_init, state_in, is_fresh = args
+            zero = jnp.zeros((), jnp.int32)
+            state, chain_divergences, chain_n_steps = lax.cond(
+                is_fresh,
+                warm_up,
+                lambda initial: (state_in, zero, zero),
+                start(chain_key, chain_init),
+            )
+            return (*draw(state), chain_divergences, chain_n_steps)
+
+        draws, stats, state, divergences, n_steps = lax.map(
+            run_one_chain, (keys, init_values, states, fresh)
+        )
+    stats["warmup_divergences"] = divergences
+    stats["warmup_n_steps"] = n_steps
+    return draws, stats, state
 
 
 def _initial_state(init_kernel, model, model_args, settings, chain_key, chain_init):

@@ -172,14 +172,14 @@ def test_no_continuation_when_more_draws_cannot_help():
     assert len(sampler.calls) == 1
 
 
-def _sampler(num_samples=40, seed=3):
+def _sampler(num_samples=40, seed=3, chain_method="sequential"):
     X, centers, start, rng = kmeans_problem(80, 2, "full")
     chains = jittered_chain_values(
         start, covariance_type="full", num_chains=2, random_state=rng
     )
     settings = _inference.SamplerSettings(
         num_warmup=60, num_samples=num_samples, num_chains=2,
-        chain_method="sequential", target_accept_prob=0.8, max_tree_depth=6,
+        chain_method=chain_method, target_accept_prob=0.8, max_tree_depth=6,
         dense_mass=False,
     )
     structure = _inference.ModelStructure(2, "full", "simplex", "wishart")
@@ -189,8 +189,9 @@ def _sampler(num_samples=40, seed=3):
     )
 
 
-def test_continued_chains_resume_with_their_adaptation():
-    sampler = _sampler()
+@pytest.mark.parametrize("chain_method", ["sequential", "vectorized"])
+def test_continued_chains_resume_with_their_adaptation(chain_method):
+    sampler = _sampler(chain_method=chain_method)
     sampler.run()
     first = sampler.result()
     before = _inference.compilation_stats()["compilations"]
@@ -211,8 +212,9 @@ def test_continued_chains_resume_with_their_adaptation():
     assert not np.allclose(both.mixture[1][:, 40], first.mixture[1][:, -1])
 
 
-def test_restarted_chain_warms_up_again_and_others_continue():
-    sampler = _sampler()
+@pytest.mark.parametrize("chain_method", ["sequential", "vectorized"])
+def test_restarted_chain_warms_up_again_and_others_continue(chain_method):
+    sampler = _sampler(chain_method=chain_method)
     sampler.run()
     first = sampler.result()
     sampler.run(fresh=np.array([True, False]))
