@@ -217,7 +217,7 @@ def fit_diagnostics(
     samples : dict of ndarray
         Relabelled draws with leading (chain, draw) axes.
     sample_stats : dict of ndarray
-        As returned by :func:`skbayesmix._inference.run_nuts`.
+        As returned by :meth:`skbayesmix._inference.ChainSampler.result`.
     occupied : ndarray of shape (n_components,), dtype=bool
     component_sites : tuple of str
         The sites of ``samples`` with a component axis after (chain, draw).

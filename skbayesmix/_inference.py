@@ -437,24 +437,6 @@ class ChainSampler:
         return NUTSResult(mixture, stats, self.compile_time, self.run_time)
 
 
-def run_nuts(X, chain_values, *, empty, prior, structure, settings, seed):
-    """Sample the posterior of the mixture model with NUTS: one round, all chains.
-
-    Parameters are those of :class:`ChainSampler`.
-
-    Returns
-    -------
-    result : NUTSResult
-        See :meth:`ChainSampler.result`.
-    """
-    sampler = ChainSampler(
-        X, chain_values, empty=empty, prior=prior, structure=structure,
-        settings=settings, seed=seed,
-    )
-    sampler.run()
-    return sampler.result()
-
-
 _compiled_cache = {}
 _compile_lock = threading.Lock()
 

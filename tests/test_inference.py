@@ -108,11 +108,13 @@ def test_chain_methods_run(chain_method):
         dense_mass=False,
     )
     structure = _inference.ModelStructure(2, "diag", "simplex", "wishart")
-    result = _inference.run_nuts(
+    sampler = _inference.ChainSampler(
         X, chains, empty=np.zeros(2, bool),
         prior=model_hyper(centers, covariance_type="diag"),
         structure=structure, settings=settings, seed=3,
     )
+    sampler.run()
+    result = sampler.result()
     weights, means, covariances = result.mixture
     assert means.shape == (2, 12, 2, 2)
     assert weights.shape == (2, 12, 2) and covariances.shape == (2, 12, 2, 2)
