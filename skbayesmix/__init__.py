@@ -11,7 +11,6 @@ __all__ = [
     "aic_score",
     "bic_score",
     "compilation_stats",
-    "enable_compilation_cache",
     "reset_compilation_stats",
     "__version__",
 ]
@@ -19,7 +18,6 @@ __all__ = [
 # JAX is imported on first use only: these names resolve lazily from _inference.
 _LAZY_INFERENCE_NAMES = (
     "compilation_stats",
-    "enable_compilation_cache",
     "reset_compilation_stats",
 )
 

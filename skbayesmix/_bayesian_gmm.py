@@ -164,10 +164,14 @@ class BayesianGMM(BaseBayesianMixture):
         and so that chains that settle in different modes of the posterior
         are seen (see ``diagnostics_['n_modes']``).
 
-    chain_method : {'sequential', 'vectorized'}, default='sequential'
-        How chains run inside the single compiled program: one after the other
-        (fastest to compile, and as fast to run on CPU) or vectorised with
-        :func:`jax.vmap`.
+    chain_method : {'parallel', 'sequential', 'vectorized'}, default='parallel'
+        How the chains run. 'parallel': at the same time, one thread per CPU
+        core this process may use (at most ``OMP_NUM_THREADS`` if set), each
+        running the compiled single-chain program; unlike NumPyro's
+        'parallel', no JAX device configuration is needed. 'sequential': one
+        after the other, the same program and draws as 'parallel'.
+        'vectorized': in lock-step, in one program vectorised with
+        :func:`jax.vmap` (other draws: each step waits for the slowest chain).
 
     target_accept_prob : float, default=0.8
         Target acceptance probability of NUTS' step-size adaptation. Increase it
@@ -378,7 +382,7 @@ class BayesianGMM(BaseBayesianMixture):
             Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None
         ],
         "num_chains": [Interval(Integral, 1, None, closed="left")],
-        "chain_method": [StrOptions({"sequential", "vectorized"})],
+        "chain_method": [StrOptions({"parallel", "sequential", "vectorized"})],
         "target_accept_prob": [Interval(Real, 0.0, 1.0, closed="neither")],
         "max_tree_depth": [Interval(Integral, 1, None, closed="left")],
         "dense_mass": ["boolean", StrOptions({"auto"})],
@@ -407,7 +411,7 @@ class BayesianGMM(BaseBayesianMixture):
         num_samples=500,
         max_num_samples="auto",
         num_chains=4,
-        chain_method="sequential",
+        chain_method="parallel",
         target_accept_prob=0.8,
         max_tree_depth=10,
         dense_mass="auto",

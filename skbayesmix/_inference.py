@@ -15,7 +15,8 @@ Only this module and ``_model`` import JAX; results are returned as NumPy arrays
 import functools
 import threading
 import time
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -24,8 +25,10 @@ from jax import lax
 from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
+from skbayesmix import _program_cache
 from skbayesmix._model import gmm_model
 from skbayesmix._sites import init_sites, to_mixture
+from skbayesmix._threadpool import chain_threads
 
 ModelStructure = namedtuple(
     "ModelStructure",
@@ -53,7 +56,10 @@ NUTSResult = namedtuple(
 )
 
 _stats_lock = threading.Lock()
-_STATS = {"compilations": 0, "compile_time": 0.0, "fits": 0, "rounds": 0}
+_STATS = {
+    "compilations": 0, "compile_time": 0.0, "loaded": 0, "load_time": 0.0,
+    "fits": 0, "rounds": 0,
+}
 
 
 def compilation_stats():
@@ -62,10 +68,12 @@ def compilation_stats():
     Returns
     -------
     stats : dict
-        ``compilations`` (number of samplers traced and compiled), ``compile_time``
-        (seconds spent tracing and compiling them), ``fits`` (number of fits
-        sampled), ``rounds`` (runs of a compiled sampler: a fit's first round,
-        restarts and continuations).
+        ``compilations`` (number of samplers traced and compiled),
+        ``compile_time`` (seconds spent tracing and compiling them), ``loaded``
+        and ``load_time`` (samplers read from the on-disk cache instead, and
+        the seconds that took), ``fits`` (number of fits sampled), ``rounds``
+        (runs of a compiled sampler: a fit's first round, restarts and
+        continuations).
     """
     with _stats_lock:
         return dict(_STATS)
@@ -78,58 +86,10 @@ def reset_compilation_stats():
     before the reset still reuses it and is not counted as a compilation.
     """
     with _stats_lock:
-        _STATS.update(compilations=0, compile_time=0.0, fits=0, rounds=0)
-
-
-def enable_compilation_cache(path=None, *, min_compile_time_secs=0.0):
-    """Cache compiled samplers on disk, so that new processes skip compilation.
-
-    Sets JAX's persistent compilation cache directory (a process-wide JAX
-    setting) and lowers its thresholds so that the samplers this package compiles
-    are stored. Nothing is cached on disk unless this function is called.
-
-    Parameters
-    ----------
-    path : str or path-like, default=None
-        Cache directory. None uses ``$SKBAYESMIX_CACHE_DIR`` if set, else
-        ``~/.cache/skbayesmix/jax``.
-    min_compile_time_secs : float, default=0.0
-        Programs that compiled faster than this are not written to the cache.
-
-    Returns
-    -------
-    path : str
-        The cache directory in use.
-
-    Notes
-    -----
-    This is equivalent to setting ``jax_compilation_cache_dir``,
-    ``jax_persistent_cache_min_compile_time_secs`` and
-    ``jax_persistent_cache_min_entry_size_bytes`` with :func:`jax.config.update`,
-    which you may do yourself instead. The cache key includes the JAX version,
-    the program and the CPU, so a stale cache is never used, only missed. Within
-    one process, compiled samplers are reused without any disk cache.
-    """
-    import os
-
-    if path is None:
-        path = os.environ.get("SKBAYESMIX_CACHE_DIR") or os.path.join(
-            os.path.expanduser("~"), ".cache", "skbayesmix", "jax"
+        _STATS.update(
+            compilations=0, compile_time=0.0, loaded=0, load_time=0.0, fits=0,
+            rounds=0,
         )
-    from jax.experimental.compilation_cache import compilation_cache
-
-    path = os.fspath(path)
-    os.makedirs(path, exist_ok=True)
-    if jax.config.jax_compilation_cache_dir != path:
-        # JAX opens its cache once per process; reopen it at the new path.
-        compilation_cache.reset_cache()
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update(
-        "jax_persistent_cache_min_compile_time_secs", float(min_compile_time_secs)
-    )
-    # -1: no minimum entry size (0 would mean JAX's backend default).
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    return path
 
 
 def padded_size(n_samples):
@@ -281,6 +241,24 @@ def _empty_states(keys, init_values, X, mask, hyper, structure, settings):
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
 
+def program_settings(settings):
+    """Return the settings of the compiled program that runs these chains.
+
+    Vectorised chains run in lock-step in one program. Otherwise the program
+    runs one chain and is called once per chain: one after the other
+    ('sequential') or from several threads at once ('parallel'; JAX releases
+    the GIL while a program runs). Those two share one compiled program,
+    whatever the number of chains.
+    """
+    if settings.chain_method == "vectorized":
+        return settings
+    return settings._replace(num_chains=1, chain_method="sequential")
+
+
+def _take(tree, chains):
+    return jax.tree.map(lambda leaf: leaf[chains], tree)
+
+
 class ChainSampler:
     """The chains of one fit: run, restarted and continued by one compiled program.
 
@@ -336,7 +314,11 @@ class ChainSampler:
             {name: jnp.asarray(value, dtype) for name, value in prior.items()},
         )
         n_chains = settings.num_chains
-        self._states = None
+        if settings.chain_method == "vectorized":
+            self._batches = [slice(0, n_chains)]
+        else:
+            self._batches = [slice(chain, chain + 1) for chain in range(n_chains)]
+        self._states = None  # the HMC states of every batch, once run
         self._rounds = 0
         self._blocks = [[] for _ in range(n_chains)]
         self._warmup = [None] * n_chains
@@ -362,22 +344,52 @@ class ChainSampler:
         else:
             round_key = jax.random.fold_in(self._key, self._rounds)
             keys = jax.random.split(round_key, n_chains)
+        batches = self._batches
         start = time.perf_counter()
         compiled, empty_states = _compiled_program(
-            keys, self._init_values, self._data, self.structure, self.settings
+            keys[batches[0]],
+            _take(self._init_values, batches[0]),
+            self._data,
+            self.structure,
+            program_settings(self.settings),
         )
         self.compile_time += time.perf_counter() - start
         if self._states is None:
-            self._states = empty_states
-        args = (keys, self._init_values, self._states, jnp.asarray(fresh), *self._data)
+            self._states = [empty_states] * len(batches)
+        fresh_chains = jnp.asarray(fresh)
+
+        def run_batch(index):
+            chains = batches[index]
+            return jax.block_until_ready(compiled(
+                keys[chains],
+                _take(self._init_values, chains),
+                self._states[index],
+                fresh_chains[chains],
+                *self._data,
+            ))
+
         start = time.perf_counter()
-        draws, stats, self._states = jax.block_until_ready(compiled(*args))
+        n_threads = min(len(batches), chain_threads()) if (
+            self.settings.chain_method == "parallel"
+        ) else 1
+        if n_threads > 1:
+            with ThreadPoolExecutor(n_threads) as executor:
+                outputs = list(executor.map(run_batch, range(len(batches))))
+        else:
+            outputs = [run_batch(index) for index in range(len(batches))]
         self.run_time += time.perf_counter() - start
+        self._states = [state for _, _, state in outputs]
         with _stats_lock:
             _STATS["fits"] += int(self._rounds == 0)
             _STATS["rounds"] += 1
-        draws = {name: np.asarray(value, np.float64) for name, value in draws.items()}
-        stats = {name: np.asarray(value) for name, value in stats.items()}
+        draws, stats = (
+            {
+                name: np.concatenate([np.asarray(out[part][name]) for out in outputs])
+                for name in outputs[0][part]
+            }
+            for part in (0, 1)
+        )
+        draws = {name: value.astype(np.float64) for name, value in draws.items()}
         for chain in range(n_chains):
             block = (
                 {name: value[chain] for name, value in draws.items()},
@@ -437,13 +449,19 @@ class ChainSampler:
         return NUTSResult(mixture, stats, self.compile_time, self.run_time)
 
 
-_compiled_cache = {}
+# Compiled programs kept in this process, least recently used first; each
+# holds its machine code (a few MB), so a long-running process keeps at most
+# this many (a selector over K=1..10 and 4 covariance types needs 40).
+MAX_PROGRAMS_IN_MEMORY = 64
+_compiled_cache = OrderedDict()
 _compile_lock = threading.Lock()
 
 
 def _compiled_program(keys, init_values, data, structure, settings):
     """Compiled executable and zero HMC states for these shapes and settings, cached.
 
+    Looked up in this process, then in the on-disk cache
+    (:mod:`skbayesmix._program_cache`), and compiled only when neither has it.
     Tracing runs NumPyro's effect handlers, whose stack is global: it happens
     under one lock, so that fits in several threads never trace at once.
     """
@@ -456,18 +474,30 @@ def _compiled_program(keys, init_values, data, structure, settings):
     key = (structure, settings, repr(shapes))
     with _compile_lock:
         cached = _compiled_cache.get(key)
+        if cached is not None:
+            _compiled_cache.move_to_end(key)
+            return cached
+        start = time.perf_counter()
+        entry = _program_cache.entry_name(key)
+        cached = _program_cache.load(entry)
         if cached is None:
-            start = time.perf_counter()
             states = _empty_states(keys, init_values, *data, structure, settings)
             fresh = jnp.ones(settings.num_chains, dtype=bool)
             compiled = _run_chains_program.lower(
                 keys, init_values, states, fresh, *data,
                 structure=structure, settings=settings,
             ).compile()
-            with _stats_lock:
-                _STATS["compilations"] += 1
-                _STATS["compile_time"] += time.perf_counter() - start
-            cached = _compiled_cache[key] = (compiled, states)
+            cached = (compiled, states)
+            _program_cache.store(entry, compiled, states)
+            count, seconds = "compilations", "compile_time"
+        else:
+            count, seconds = "loaded", "load_time"
+        with _stats_lock:
+            _STATS[count] += 1
+            _STATS[seconds] += time.perf_counter() - start
+        _compiled_cache[key] = cached
+        while len(_compiled_cache) > MAX_PROGRAMS_IN_MEMORY:
+            _compiled_cache.popitem(last=False)
     return cached
 
 

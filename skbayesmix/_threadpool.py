@@ -1,4 +1,8 @@
-"""One scikit-learn k-means at a time: its BLAS thread limit is process-wide.
+"""Threads: how many chains run at once; one scikit-learn k-means at a time.
+
+Chains of a fit run in threads (see :func:`chain_threads`), each calling a
+compiled single-chain program; JAX releases the GIL while the program runs,
+so two threads keep two cores busy.
 
 scikit-learn's KMeans (also inside GaussianMixture's k-means initialisation)
 runs under ``threadpoolctl.threadpool_limits(limits=1, user_api="blas")``,
@@ -11,6 +15,26 @@ this package makes that can run k-means holds :data:`SKLEARN_FIT_LOCK`; they
 take milliseconds, so serialising them costs nothing measurable.
 """
 
+import os
 import threading
 
 SKLEARN_FIT_LOCK = threading.RLock()
+
+
+def chain_threads():
+    """Return the number of chains to run at once: the CPUs this process may use.
+
+    ``os.sched_getaffinity`` where the platform has it (it honours container
+    and ``taskset`` limits), else ``os.cpu_count()``; at most
+    ``OMP_NUM_THREADS`` when that is set, as joblib's process workers set it
+    to their share of the cores, so that parallel candidates do not each
+    start one thread per core.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    if limit.isdigit() and int(limit) > 0:
+        cores = min(cores, int(limit))
+    return max(cores, 1)

@@ -1,5 +1,7 @@
 """Shared cheap sampler settings and data sets for the test suite."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,25 @@ from skbayesmix._reference import reference_blobs as _reference_blobs
 FAST = dict(FAST_SETTINGS)
 # Cheaper settings for API and plumbing checks (shapes, equality between fits).
 TINY = dict(TINY_SETTINGS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_program_cache(tmp_path_factory):
+    """One on-disk cache of compiled samplers for the run, shared by xdist workers.
+
+    The suite never writes to the user's cache directory; a cache directory
+    the caller set in ``SKBAYESMIX_CACHE_DIR`` is kept.
+    """
+    if "SKBAYESMIX_CACHE_DIR" in os.environ:
+        yield os.environ["SKBAYESMIX_CACHE_DIR"]
+        return
+    base = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:  # base is <run>/popen-gwN
+        base = base.parent
+    path = str(base / "skbayesmix-compiled")
+    os.environ["SKBAYESMIX_CACHE_DIR"] = path
+    yield path
+    del os.environ["SKBAYESMIX_CACHE_DIR"]
 
 
 @pytest.fixture

@@ -411,7 +411,7 @@ def test_wrong_number_of_features_at_predict(separated_blobs, fitted):
         {"reg_covar": -1e-6},
         {"num_samples": 0},
         {"target_accept_prob": 1.0},
-        {"chain_method": "parallel"},
+        {"chain_method": "pmap"},
     ],
     ids=lambda params: "-".join(f"{k}={v}" for k, v in params.items()),
 )
