@@ -4,14 +4,20 @@ Every function here takes a :class:`MixtureDraws` (weights, means and precision
 Cholesky factors of each posterior draw, in data units and scikit-learn's
 conventions) and walks over blocks of rows and draws so that no
 (n_draws, n_samples, n_components) array is ever built: memory stays bounded by
-``max_elements`` whatever the number of rows or draws.
+``max_elements`` whatever the number of rows or draws. Large inputs are split
+into contiguous row ranges computed in threads, one per core (NumPy releases
+the GIL in its matrix products and ufuncs), each with its share of
+``max_elements``.
 """
 
+import functools
 from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from skbayesmix._covariance import full_matrices
+from skbayesmix._threadpool import chain_threads
 
 MixtureDraws = namedtuple(
     "MixtureDraws",
@@ -41,6 +47,50 @@ def _log_draw_weights(draws):
 
 # Largest number of float64 intermediate elements one block may hold (about 64 MB).
 MAX_ELEMENTS = 2**23
+# Rows x draws x components below which one thread does the work (about 20 ms):
+# the many small evaluations inside a fit stay in the calling thread.
+MIN_THREADED_WORK = 2**23
+
+
+def _in_row_ranges(combine):
+    """Compute large inputs in threads over contiguous row ranges; ``combine`` them.
+
+    Only the block sizes change, so results agree with one thread's to
+    rounding (the sums over draws are taken in other groupings).
+    """
+
+    def decorator(function):
+        @functools.wraps(function)
+        def wrapper(X, draws, *, max_elements=MAX_ELEMENTS):
+            n_samples = X.shape[0]
+            n_draws, n_components = draws.weights.shape
+            n_threads = min(chain_threads(), n_samples)
+            work = n_samples * n_draws * n_components
+            if n_threads == 1 or work < MIN_THREADED_WORK:
+                return function(X, draws, max_elements=max_elements)
+            bounds = np.linspace(0, n_samples, n_threads + 1).astype(int)
+            share = max(1, max_elements // n_threads)
+            with ThreadPoolExecutor(n_threads) as executor:
+                parts = list(executor.map(
+                    lambda start, stop: function(
+                        X[start:stop], draws, max_elements=share
+                    ),
+                    bounds[:-1],
+                    bounds[1:],
+                ))
+            return combine(parts)
+
+        return wrapper
+
+    return decorator
+
+
+def _rows_first(parts):
+    return np.concatenate(parts, axis=0)
+
+
+def _rows_second(parts):
+    return np.concatenate(parts, axis=1)
 
 
 def _log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
@@ -67,8 +117,9 @@ def _log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
     # rows, which is ten times faster than over a trailing axis of length K.
     y = projection @ X_aug  # (n_draws, K * D, n_rows)
     np.square(y, out=y)
-    # Sum of squares per component, again as a matmul with a 0/1 matrix.
-    quad = np.repeat(np.eye(n_components), n_features, axis=1) @ y
+    # Sum of squares per component: a reduction over the middle axis adds
+    # contiguous rows (a product with a 0/1 matrix costs 2 K flops per term).
+    quad = np.add.reduce(y.reshape(n_draws, n_components, n_features, n_rows), axis=2)
     quad *= -0.5
     quad += log_det[:, :, None] - 0.5 * n_features * np.log(2 * np.pi)
     # A (n_draws, n_rows, K) view of the (n_draws, K, n_rows) array.
@@ -118,6 +169,7 @@ def _weighted_log_prob(X, draws, draw_index):
     return log_prob + log_weights[:, None, :]
 
 
+@_in_row_ranges(_rows_first)
 def posterior_memberships(X, draws, *, max_elements=MAX_ELEMENTS):
     """Posterior mean of p(z = k | x, theta) over the (weighted) draws.
 
@@ -138,6 +190,7 @@ def posterior_memberships(X, draws, *, max_elements=MAX_ELEMENTS):
     return proba
 
 
+@_in_row_ranges(_rows_first)
 def predictive_memberships(X, draws, *, max_elements=MAX_ELEMENTS):
     """Memberships under the posterior predictive, per row.
 
@@ -162,6 +215,7 @@ def predictive_memberships(X, draws, *, max_elements=MAX_ELEMENTS):
     return np.exp(log_joint)
 
 
+@_in_row_ranges(_rows_first)
 def log_predictive_density(X, draws, *, max_elements=MAX_ELEMENTS):
     """Log posterior predictive density, log mean_s p(x | theta_s), per row.
 
@@ -179,6 +233,7 @@ def log_predictive_density(X, draws, *, max_elements=MAX_ELEMENTS):
     return total
 
 
+@_in_row_ranges(_rows_second)
 def pointwise_log_likelihood(X, draws, *, max_elements=MAX_ELEMENTS):
     """Log-likelihood of every row under every draw (for WAIC and PSIS-LOO).
 
@@ -201,6 +256,16 @@ DrawSummaries = namedtuple(
 )
 
 
+def _combine_summaries(parts):
+    return DrawSummaries(
+        np.sum([part.total_log_likelihood for part in parts], axis=0),
+        np.sum([part.expected_counts for part in parts], axis=0),
+        np.concatenate([part.log_predictive_density for part in parts]),
+        np.concatenate([part.memberships for part in parts]),
+    )
+
+
+@_in_row_ranges(_combine_summaries)
 def draw_summaries(X, draws, *, max_elements=MAX_ELEMENTS):
     """Everything a fit needs from its training data, in one pass over the draws.
 

@@ -114,7 +114,6 @@ def _potential_fn_gen(model):
     return gen
 
 
-@functools.partial(jax.jit, static_argnames=("structure", "settings"))
 def _run_chains_program(
     keys, init_values, states, fresh, X, mask, hyper, structure, settings
 ):
@@ -449,10 +448,11 @@ class ChainSampler:
         return NUTSResult(mixture, stats, self.compile_time, self.run_time)
 
 
-# Compiled programs kept in this process, least recently used first; each
-# holds its machine code (a few MB), so a long-running process keeps at most
-# this many (a selector over K=1..10 and 4 covariance types needs 40).
-MAX_PROGRAMS_IN_MEMORY = 64
+# Compiled programs kept in this process, least recently used first. Each
+# holds about 45 MB (its machine code and JAX's trace of it, for the small
+# structures of benchmarks/bench_program_memory.py); one dropped here is
+# loaded again from the on-disk cache in about half a second.
+MAX_PROGRAMS_IN_MEMORY = 16
 _compiled_cache = OrderedDict()
 _compile_lock = threading.Lock()
 
@@ -483,9 +483,14 @@ def _compiled_program(keys, init_values, data, structure, settings):
         if cached is None:
             states = _empty_states(keys, init_values, *data, structure, settings)
             fresh = jnp.ones(settings.num_chains, dtype=bool)
-            compiled = _run_chains_program.lower(
-                keys, init_values, states, fresh, *data,
-                structure=structure, settings=settings,
+            # A new function object per program: JAX keeps its traces and
+            # lowerings of a function as long as the function lives, so
+            # dropping the program below also frees them.
+            program = jax.jit(functools.partial(
+                _run_chains_program, structure=structure, settings=settings
+            ))
+            compiled = program.lower(
+                keys, init_values, states, fresh, *data
             ).compile()
             cached = (compiled, states)
             _program_cache.store(entry, compiled, states)

@@ -11,6 +11,7 @@ from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
+from skbayesmix import _density
 from skbayesmix._covariance import COVARIANCE_TYPES, precision_cholesky
 from skbayesmix._density import (
     MixtureDraws,
@@ -18,6 +19,7 @@ from skbayesmix._density import (
     log_predictive_density,
     pointwise_log_likelihood,
     posterior_memberships,
+    predictive_memberships,
 )
 
 N_COMPONENTS, N_FEATURES = 3, 2
@@ -130,6 +132,40 @@ def test_chunking_does_not_change_results(covariance_type, max_elements):
         draw_summaries(X, draws, max_elements=max_elements), draw_summaries(X, draws)
     ):
         assert_allclose(chunked, whole, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_row_ranges_in_threads_give_one_threads_results(monkeypatch, n_threads):
+    rng = np.random.RandomState(6)
+    draws, _ = _random_draws(rng, "full", n_draws=7)
+    X = 3 * rng.standard_normal((50, N_FEATURES))
+    functions = (
+        posterior_memberships,
+        predictive_memberships,
+        log_predictive_density,
+        pointwise_log_likelihood,
+        draw_summaries,
+    )
+    one_thread = [function(X, draws, max_elements=90) for function in functions]
+    monkeypatch.setattr(_density, "MIN_THREADED_WORK", 0)
+    monkeypatch.setattr(_density, "chain_threads", lambda: n_threads)
+    started = []
+    real_executor = _density.ThreadPoolExecutor
+
+    def counting_executor(workers):
+        started.append(workers)
+        return real_executor(workers)
+
+    monkeypatch.setattr(_density, "ThreadPoolExecutor", counting_executor)
+    for function, expected in zip(functions, one_thread):
+        result = function(X, draws, max_elements=90)
+        for got, want in zip(
+            result if isinstance(result, tuple) else [result],
+            expected if isinstance(expected, tuple) else [expected],
+        ):
+            assert got.shape == want.shape
+            assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert started == [n_threads] * len(functions)
 
 
 def test_empty_component_has_zero_membership():

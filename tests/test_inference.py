@@ -131,3 +131,25 @@ def test_chain_methods_run(chain_method):
     assert np.ptp(means[0], axis=0).max() > 0
 
 
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_least_recently_used_programs_are_dropped(monkeypatch):
+    monkeypatch.setenv("SKBAYESMIX_CACHE_DIR", "off")  # count compilations
+    monkeypatch.setattr(_inference, "MAX_PROGRAMS_IN_MEMORY", 2)
+    _inference._compiled_cache.clear()
+    skbayesmix.reset_compilation_stats()
+    X, _ = make_blobs(n_samples=60, centers=2, random_state=0)
+
+    def fit(covariance_type):
+        BayesianGMM(2, covariance_type=covariance_type, **TINY).fit(X)
+
+    for covariance_type in ("spherical", "diag", "spherical", "tied"):
+        fit(covariance_type)
+        assert len(_inference._compiled_cache) <= 2
+    # 'spherical' was used after 'diag', so 'diag' was dropped for 'tied'.
+    assert skbayesmix.compilation_stats()["compilations"] == 3
+    fit("spherical")
+    assert skbayesmix.compilation_stats()["compilations"] == 3
+    fit("diag")
+    assert skbayesmix.compilation_stats()["compilations"] == 4
