@@ -237,7 +237,7 @@ def _empty_states(keys, init_values, X, mask, hyper, structure, settings):
         )(keys, init_values)
 
     shapes = jax.eval_shape(initial_states, keys, init_values, X, mask, hyper)
-    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
 def program_settings(settings):
@@ -296,7 +296,9 @@ class ChainSampler:
             n_samples=X.shape[0],
             empty=empty,
         )
-        dtype = jnp.float32
+        # NumPy inputs: slicing them per chain runs no JAX operation (each
+        # would compile a small program on first use in a process).
+        dtype = np.float32
         n_samples, n_features = X.shape
         size = padded_size(n_samples)
         X_padded = np.zeros((size, n_features))
@@ -306,11 +308,11 @@ class ChainSampler:
         self.structure, self.settings = structure, settings
         self._prior = prior
         self._key = jax.random.PRNGKey(seed)
-        self._init_values = jax.tree.map(lambda a: jnp.asarray(a, dtype), init_values)
+        self._init_values = jax.tree.map(lambda a: np.asarray(a, dtype), init_values)
         self._data = (
-            jnp.asarray(X_padded, dtype),
-            jnp.asarray(mask, dtype),
-            {name: jnp.asarray(value, dtype) for name, value in prior.items()},
+            np.asarray(X_padded, dtype),
+            np.asarray(mask, dtype),
+            {name: np.asarray(value, dtype) for name, value in prior.items()},
         )
         n_chains = settings.num_chains
         if settings.chain_method == "vectorized":
@@ -343,6 +345,7 @@ class ChainSampler:
         else:
             round_key = jax.random.fold_in(self._key, self._rounds)
             keys = jax.random.split(round_key, n_chains)
+        keys = np.asarray(keys)
         batches = self._batches
         start = time.perf_counter()
         compiled, empty_states = _compiled_program(
@@ -355,7 +358,7 @@ class ChainSampler:
         self.compile_time += time.perf_counter() - start
         if self._states is None:
             self._states = [empty_states] * len(batches)
-        fresh_chains = jnp.asarray(fresh)
+        fresh_chains = np.asarray(fresh, dtype=bool)
 
         def run_batch(index):
             chains = batches[index]
@@ -482,7 +485,7 @@ def _compiled_program(keys, init_values, data, structure, settings):
         cached = _program_cache.load(entry)
         if cached is None:
             states = _empty_states(keys, init_values, *data, structure, settings)
-            fresh = jnp.ones(settings.num_chains, dtype=bool)
+            fresh = np.ones(settings.num_chains, dtype=bool)
             # A new function object per program: JAX keeps its traces and
             # lowerings of a function as long as the function lives, so
             # dropping the program below also frees them.

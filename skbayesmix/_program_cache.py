@@ -113,8 +113,9 @@ def _initialize_lapack():
     Compiled programs call LAPACK (Cholesky, triangular solves) through that
     table, which jaxlib fills when the first linear-algebra operation is
     lowered. A program loaded into a process that has lowered none would call
-    an empty entry and crash (measured: a segmentation fault on the first
-    call of a loaded K=8 'full' sampler); lowering one Cholesky fills it.
+    an empty entry and crash (measured with jaxlib 0.10.2: a segmentation
+    fault on the first call of a loaded K=8 'full' sampler; JAX issues #28908
+    and #29610); lowering one Cholesky fills it.
     """
     jax.jit(jax.numpy.linalg.cholesky).lower(np.eye(2, dtype=np.float32))
 
@@ -145,7 +146,7 @@ def load(name):
         compiled = deserialize_and_load(
             entry["executable"], entry["in_tree"], entry["out_tree"]
         )
-        states = jax.tree.map(jax.numpy.asarray, entry["states"])
+        states = entry["states"]
     except Exception as error:  # any damage to the file: compile instead
         _warn(
             f"ignoring unreadable compiled-program cache entry {path} "

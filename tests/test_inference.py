@@ -3,6 +3,8 @@
 (The model it samples is tested in test_model.py.)
 """
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 from conftest import TINY, kmeans_problem, model_hyper
@@ -64,7 +66,7 @@ def test_public_compilation_api():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_refit_reuses_compiled_sampler(monkeypatch):
     monkeypatch.setenv("SKBAYESMIX_CACHE_DIR", "off")  # count compilations
-    _inference._compiled_cache.clear()
+    monkeypatch.setattr(_inference, "_compiled_cache", OrderedDict())
     skbayesmix.reset_compilation_stats()
     X, _ = make_blobs(n_samples=110, centers=2, random_state=0)
     BayesianGMM(n_components=2, **TINY).fit(X)
@@ -82,7 +84,7 @@ def test_refit_reuses_compiled_sampler(monkeypatch):
 def test_grid_search_compiles_once_per_n_components(monkeypatch):
     monkeypatch.setenv("SKBAYESMIX_CACHE_DIR", "off")  # count compilations
     X, _ = make_blobs(n_samples=128, centers=2, random_state=0)
-    _inference._compiled_cache.clear()
+    monkeypatch.setattr(_inference, "_compiled_cache", OrderedDict())
     skbayesmix.reset_compilation_stats()
     search = GridSearchCV(
         BayesianGMM(**TINY), {"n_components": [1, 2]}, cv=5, error_score="raise"
@@ -133,23 +135,34 @@ def test_chain_methods_run(chain_method):
 
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_least_recently_used_programs_are_dropped(monkeypatch):
-    monkeypatch.setenv("SKBAYESMIX_CACHE_DIR", "off")  # count compilations
+    # Programs come from a stand-in for the disk cache: no compilation needed.
+    loads = []
+
+    def load(name):
+        loads.append(name)
+        return object(), {}
+
+    monkeypatch.setattr(_inference._program_cache, "load", load)
     monkeypatch.setattr(_inference, "MAX_PROGRAMS_IN_MEMORY", 2)
-    _inference._compiled_cache.clear()
-    skbayesmix.reset_compilation_stats()
-    X, _ = make_blobs(n_samples=60, centers=2, random_state=0)
+    # A cache of this test's own: the process's compiled programs stay.
+    monkeypatch.setattr(_inference, "_compiled_cache", OrderedDict())
+    settings = _inference.SamplerSettings(10, 10, 1, "sequential", 0.8, 6, False)
+    data = (np.zeros((16, 2), np.float32),)
 
-    def fit(covariance_type):
-        BayesianGMM(2, covariance_type=covariance_type, **TINY).fit(X)
+    def program(n_components):
+        structure = _inference.ModelStructure(
+            n_components, "diag", "simplex", "wishart"
+        )
+        keys = np.zeros((1, 2), np.uint32)
+        return _inference._compiled_program(keys, {}, data, structure, settings)
 
-    for covariance_type in ("spherical", "diag", "spherical", "tied"):
-        fit(covariance_type)
-        assert len(_inference._compiled_cache) <= 2
-    # 'spherical' was used after 'diag', so 'diag' was dropped for 'tied'.
-    assert skbayesmix.compilation_stats()["compilations"] == 3
-    fit("spherical")
-    assert skbayesmix.compilation_stats()["compilations"] == 3
-    fit("diag")
-    assert skbayesmix.compilation_stats()["compilations"] == 4
+    first = program(1)
+    program(2)
+    assert program(1) is first  # kept, and now the most recently used
+    program(3)  # drops K=2, the least recently used
+    assert len(_inference._compiled_cache) == 2
+    assert len(loads) == 3
+    assert program(1) is first
+    program(2)
+    assert len(loads) == 4

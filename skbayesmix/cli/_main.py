@@ -86,7 +86,10 @@ def _fit(X, args, log):
         f"sampling {len(k_range)} model(s), {args.num_chains} chains x "
         f"{args.num_warmup}+{args.num_samples} iterations"
     )
-    log(f"{label} (the first fit of each K includes JAX compilation)")
+    log(
+        f"{label} (the first fit of each K compiles its sampler, unless an "
+        "earlier run left it in the cache)"
+    )
     # The selector issues the chosen candidate's warnings; the report prints
     # them instead.
     with collected_warnings() as caught:
