@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from skbayesmix._covariance import full_matrices
-from skbayesmix._threadpool import chain_threads
+from skbayesmix._threadpool import usable_cores
 
 MixtureDraws = namedtuple(
     "MixtureDraws",
@@ -64,7 +64,7 @@ def _in_row_ranges(combine):
         def wrapper(X, draws, *, max_elements=MAX_ELEMENTS):
             n_samples = X.shape[0]
             n_draws, n_components = draws.weights.shape
-            n_threads = min(chain_threads(), n_samples)
+            n_threads = min(usable_cores(), n_samples)
             work = n_samples * n_draws * n_components
             if n_threads == 1 or work < MIN_THREADED_WORK:
                 return function(X, draws, max_elements=max_elements)

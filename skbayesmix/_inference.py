@@ -2,14 +2,17 @@
 
 NumPyro's :class:`~numpyro.infer.MCMC` initialises its kernel eagerly (hundreds of
 small XLA compilations) and re-traces its sampling loop on every ``run``. Here the
-whole of warm-up and sampling, for all chains, is one ``jax.jit`` program whose static
-arguments are the model structure and the sampler settings only. Data, mask, prior
-hyper-parameters, starting values and the random key are traced arguments, so every
+whole of a chain's warm-up and sampling is one compiled program whose static
+arguments are the model structure and the sampler settings only, called once per
+chain from one thread per core (or once for all chains, vectorised). Data, mask,
+prior hyper-parameters, starting values and the random key are arguments, so every
 later fit with the same structure, from any estimator instance, reuses the compiled
-program. Data are padded to a size bucket with a mask, so cross-validation folds of
-different sizes share one program too.
+program; so do later processes, through the on-disk cache
+(:mod:`skbayesmix._program_cache`). Data are padded to a size bucket with a mask,
+so cross-validation folds of different sizes share one program too.
 
-Only this module and ``_model`` import JAX; results are returned as NumPy arrays.
+Only this module, ``_model`` and ``_program_cache`` import JAX; results are
+returned as NumPy arrays.
 """
 
 import functools
@@ -28,7 +31,7 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from skbayesmix import _program_cache
 from skbayesmix._model import gmm_model
 from skbayesmix._sites import init_sites, to_mixture
-from skbayesmix._threadpool import chain_threads
+from skbayesmix._threadpool import usable_cores
 
 ModelStructure = namedtuple(
     "ModelStructure",
@@ -371,9 +374,9 @@ class ChainSampler:
             ))
 
         start = time.perf_counter()
-        n_threads = min(len(batches), chain_threads()) if (
-            self.settings.chain_method == "parallel"
-        ) else 1
+        n_threads = 1
+        if self.settings.chain_method == "parallel":
+            n_threads = min(len(batches), usable_cores())
         if n_threads > 1:
             with ThreadPoolExecutor(n_threads) as executor:
                 outputs = list(executor.map(run_batch, range(len(batches))))

@@ -1,8 +1,9 @@
-"""Threads: how many chains run at once; one scikit-learn k-means at a time.
+"""Threads: how many cores to use; one scikit-learn k-means at a time.
 
-Chains of a fit run in threads (see :func:`chain_threads`), each calling a
-compiled single-chain program; JAX releases the GIL while the program runs,
-so two threads keep two cores busy.
+Chains of a fit run in threads, one per usable core (:func:`usable_cores`),
+each calling a compiled single-chain program; JAX releases the GIL while the
+program runs, so two threads keep two cores busy. Large density evaluations
+are split over as many threads (NumPy releases the GIL too).
 
 scikit-learn's KMeans (also inside GaussianMixture's k-means initialisation)
 runs under ``threadpoolctl.threadpool_limits(limits=1, user_api="blas")``,
@@ -21,8 +22,8 @@ import threading
 SKLEARN_FIT_LOCK = threading.RLock()
 
 
-def chain_threads():
-    """Return the number of chains to run at once: the CPUs this process may use.
+def usable_cores():
+    """Return the number of CPU cores this process may use.
 
     ``os.sched_getaffinity`` where the platform has it (it honours container
     and ``taskset`` limits), else ``os.cpu_count()``; at most

@@ -148,7 +148,7 @@ def test_row_ranges_in_threads_give_one_threads_results(monkeypatch, n_threads):
     )
     one_thread = [function(X, draws, max_elements=90) for function in functions]
     monkeypatch.setattr(_density, "MIN_THREADED_WORK", 0)
-    monkeypatch.setattr(_density, "chain_threads", lambda: n_threads)
+    monkeypatch.setattr(_density, "usable_cores", lambda: n_threads)
     started = []
     real_executor = _density.ThreadPoolExecutor
 

@@ -237,3 +237,18 @@ def test_dtypes_follow_gaussian_mixture():
     assert gmm.means_.dtype == np.float64
     # The posterior draws stay float64 whatever the input.
     assert all(v.dtype == np.float64 for v in gmm.posterior_samples_.values())
+
+
+def test_usable_cores_follow_affinity_and_omp_num_threads(monkeypatch):
+    from skbayesmix._threadpool import usable_cores
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    cores = usable_cores()
+    assert cores >= 1
+    if hasattr(os, "sched_getaffinity"):
+        assert cores == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert usable_cores() == 1
+    for ignored in ("", "0", "auto"):
+        monkeypatch.setenv("OMP_NUM_THREADS", ignored)
+        assert usable_cores() == cores

@@ -259,3 +259,19 @@ def test_wine_converges_at_the_defaults():
     assert gmm.converged_
     assert gmm.diagnostics_["n_modes"] == 1
     assert adjusted_rand_score(data.target, gmm.predict(data.data)) > 0.95
+
+
+def test_parallel_chains_draw_what_sequential_chains_draw(monkeypatch):
+    monkeypatch.setattr(_inference, "usable_cores", lambda: 2)
+    results = {}
+    for chain_method in ("sequential", "parallel"):
+        sampler = _sampler(chain_method=chain_method)
+        sampler.run()
+        sampler.run(fresh=np.array([True, False]))  # a restart and a continuation
+        results[chain_method] = sampler.result()
+    for sequential, parallel in zip(
+        results["sequential"].mixture, results["parallel"].mixture
+    ):
+        assert_array_equal(sequential, parallel)
+    for name, value in results["sequential"].sample_stats.items():
+        assert_array_equal(value, results["parallel"].sample_stats[name])
