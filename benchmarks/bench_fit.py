@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from skbayesmix import BayesianGMM
-from skbayesmix._inference import compilation_stats
+from skbayesmix._program_cache import compilation_stats
 from skbayesmix._reference import reference_blobs
 
 RESULTS = Path(__file__).parent / "results" / "bench_fit.json"

@@ -4,7 +4,7 @@ Fits ``BayesianGMM`` with cheap settings (10 + 10 iterations, 2 chains) on 200
 rows of 3 features for K = 1..13 x the four covariance types (the first 50
 structures), each structure compiled once, and prints the process's resident
 memory every 5 fits. The process keeps at most
-``skbayesmix._inference.MAX_PROGRAMS_IN_MEMORY`` compiled samplers; without
+``skbayesmix._program_cache.MAX_PROGRAMS_IN_MEMORY`` compiled samplers; without
 that bound every structure would keep its program (about 45 MB each). The
 on-disk cache is switched off, so every structure is compiled.
 
@@ -23,7 +23,7 @@ import numpy as np
 os.environ["SKBAYESMIX_CACHE_DIR"] = "off"
 
 from skbayesmix import BayesianGMM, compilation_stats  # noqa: E402
-from skbayesmix._inference import MAX_PROGRAMS_IN_MEMORY  # noqa: E402
+from skbayesmix._program_cache import MAX_PROGRAMS_IN_MEMORY  # noqa: E402
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 

@@ -22,7 +22,7 @@ from sklearn.mixture import GaussianMixture
 
 from skbayesmix import BayesianGMM, BayesianGMMSelector
 from skbayesmix._criteria import select
-from skbayesmix._inference import compilation_stats, reset_compilation_stats
+from skbayesmix._program_cache import compilation_stats, reset_compilation_stats
 from skbayesmix._reference import REFERENCE_BLOBS_DESCRIPTION, reference_blobs
 
 N_COMPONENTS_RANGE = tuple(range(2, 13))

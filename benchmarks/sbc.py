@@ -43,7 +43,7 @@ import numpy as np
 from scipy import stats
 
 from skbayesmix import BayesianGMM
-from skbayesmix._inference import compilation_stats
+from skbayesmix._program_cache import compilation_stats
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -15,7 +15,7 @@ __all__ = [
     "__version__",
 ]
 
-# JAX is imported on first use only: these names resolve lazily from _inference.
+# JAX is imported on first use only: these names resolve lazily.
 _LAZY_INFERENCE_NAMES = (
     "compilation_stats",
     "reset_compilation_stats",
@@ -24,9 +24,9 @@ _LAZY_INFERENCE_NAMES = (
 
 def __getattr__(name):
     if name in _LAZY_INFERENCE_NAMES:
-        from skbayesmix import _inference
+        from skbayesmix import _program_cache
 
-        return getattr(_inference, name)
+        return getattr(_program_cache, name)
     raise AttributeError(f"module 'skbayesmix' has no attribute {name!r}")
 
 

@@ -16,9 +16,8 @@ returned as NumPy arrays.
 """
 
 import functools
-import threading
 import time
-from collections import OrderedDict, namedtuple
+from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
 import jax
@@ -57,43 +56,6 @@ SamplerSettings = namedtuple(
 NUTSResult = namedtuple(
     "NUTSResult", ["mixture", "sample_stats", "compile_time", "run_time"]
 )
-
-_stats_lock = threading.Lock()
-_STATS = {
-    "compilations": 0, "compile_time": 0.0, "loaded": 0, "load_time": 0.0,
-    "fits": 0, "rounds": 0,
-}
-
-
-def compilation_stats():
-    """Counters of the compiled NUTS programs built in this process.
-
-    Returns
-    -------
-    stats : dict
-        ``compilations`` (number of samplers traced and compiled),
-        ``compile_time`` (seconds spent tracing and compiling them), ``loaded``
-        and ``load_time`` (samplers read from the on-disk cache instead, and
-        the seconds that took), ``fits`` (number of fits sampled), ``rounds``
-        (runs of a compiled sampler: a fit's first round, restarts and
-        continuations).
-    """
-    with _stats_lock:
-        return dict(_STATS)
-
-
-def reset_compilation_stats():
-    """Reset the counters returned by :func:`compilation_stats` to zero.
-
-    The compiled samplers themselves are kept: a fit whose structure was compiled
-    before the reset still reuses it and is not counted as a compilation.
-    """
-    with _stats_lock:
-        _STATS.update(
-            compilations=0, compile_time=0.0, loaded=0, load_time=0.0, fits=0,
-            rounds=0,
-        )
-
 
 def padded_size(n_samples):
     """Size bucket a data set of ``n_samples`` rows is padded to.
@@ -384,9 +346,7 @@ class ChainSampler:
             outputs = [run_batch(index) for index in range(len(batches))]
         self.run_time += time.perf_counter() - start
         self._states = [state for _, _, state in outputs]
-        with _stats_lock:
-            _STATS["fits"] += int(self._rounds == 0)
-            _STATS["rounds"] += 1
+        _program_cache.count_round(first=self._rounds == 0)
         draws, stats = (
             {
                 name: np.concatenate([np.asarray(out[part][name]) for out in outputs])
@@ -454,22 +414,12 @@ class ChainSampler:
         return NUTSResult(mixture, stats, self.compile_time, self.run_time)
 
 
-# Compiled programs kept in this process, least recently used first. Each
-# holds about 45 MB (its machine code and JAX's trace of it, for the small
-# structures of benchmarks/bench_program_memory.py); one dropped here is
-# loaded again from the on-disk cache in about half a second.
-MAX_PROGRAMS_IN_MEMORY = 16
-_compiled_cache = OrderedDict()
-_compile_lock = threading.Lock()
-
-
 def _compiled_program(keys, init_values, data, structure, settings):
-    """Compiled executable and zero HMC states for these shapes and settings, cached.
+    """Compiled executable and zero HMC states for these shapes and settings.
 
-    Looked up in this process, then in the on-disk cache
-    (:mod:`skbayesmix._program_cache`), and compiled only when neither has it.
-    Tracing runs NumPyro's effect handlers, whose stack is global: it happens
-    under one lock, so that fits in several threads never trace at once.
+    From this process's programs or the on-disk cache when either has it
+    (:func:`skbayesmix._program_cache.compiled_program`), else traced and
+    compiled here.
     """
     shapes = tuple(
         (path, leaf.shape, str(leaf.dtype))
@@ -477,39 +427,19 @@ def _compiled_program(keys, init_values, data, structure, settings):
             (keys, init_values, data)
         )
     )
-    key = (structure, settings, repr(shapes))
-    with _compile_lock:
-        cached = _compiled_cache.get(key)
-        if cached is not None:
-            _compiled_cache.move_to_end(key)
-            return cached
-        start = time.perf_counter()
-        entry = _program_cache.entry_name(key)
-        cached = _program_cache.load(entry)
-        if cached is None:
-            states = _empty_states(keys, init_values, *data, structure, settings)
-            fresh = np.ones(settings.num_chains, dtype=bool)
-            # A new function object per program: JAX keeps its traces and
-            # lowerings of a function as long as the function lives, so
-            # dropping the program below also frees them.
-            program = jax.jit(functools.partial(
-                _run_chains_program, structure=structure, settings=settings
-            ))
-            compiled = program.lower(
-                keys, init_values, states, fresh, *data
-            ).compile()
-            cached = (compiled, states)
-            _program_cache.store(entry, compiled, states)
-            count, seconds = "compilations", "compile_time"
-        else:
-            count, seconds = "loaded", "load_time"
-        with _stats_lock:
-            _STATS[count] += 1
-            _STATS[seconds] += time.perf_counter() - start
-        _compiled_cache[key] = cached
-        while len(_compiled_cache) > MAX_PROGRAMS_IN_MEMORY:
-            _compiled_cache.popitem(last=False)
-    return cached
+
+    def build():
+        states = _empty_states(keys, init_values, *data, structure, settings)
+        fresh = np.ones(settings.num_chains, dtype=bool)
+        # A new function object per program: JAX keeps its traces and
+        # lowerings of a function as long as the function lives, so a program
+        # dropped from memory takes them along.
+        program = jax.jit(functools.partial(
+            _run_chains_program, structure=structure, settings=settings
+        ))
+        return program.lower(keys, init_values, states, fresh, *data).compile(), states
+
+    return _program_cache.compiled_program((structure, settings, repr(shapes)), build)
 
 
 def default_dense_mass(n_parameters, num_warmup):

@@ -1,7 +1,12 @@
-"""Compiled samplers on disk, so that a new process does not compile them again.
+"""Where compiled samplers come from: this process, the disk, or a compilation.
 
 Compiling the NUTS program of one model structure takes seconds; loading it
-takes a fraction of a second. Programs are serialised with
+takes a fraction of a second. :func:`compiled_program` returns a program kept
+in this process (at most :data:`MAX_PROGRAMS_IN_MEMORY`, least recently used
+dropped first), else one stored on disk, else builds it and stores it, and
+counts which (:func:`compilation_stats`).
+
+On disk, programs are serialised with
 :mod:`jax.experimental.serialize_executable` into one file per program under
 :func:`cache_dir`, without touching JAX's process-wide configuration (JAX's own
 persistent cache is a global setting).
@@ -25,7 +30,10 @@ import os
 import pickle
 import platform
 import tempfile
+import threading
+import time
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 import jax
@@ -37,6 +45,94 @@ ENVIRONMENT_VARIABLE = "SKBAYESMIX_CACHE_DIR"
 MAX_CACHE_BYTES = 1 << 30
 _SUFFIX = ".xla"
 _FORMAT = 1
+# Compiled programs kept in this process. Each holds about 45 MB (its machine
+# code and JAX's trace of it, for the small structures of
+# benchmarks/bench_program_memory.py); one dropped is loaded again from disk
+# in about half a second.
+MAX_PROGRAMS_IN_MEMORY = 16
+_in_memory = OrderedDict()
+# Tracing runs NumPyro's effect handlers, whose stack is global: programs are
+# built (and loaded) one at a time, so that fits in threads never trace at once.
+_build_lock = threading.Lock()
+
+_stats_lock = threading.Lock()
+_STATS = {
+    "compilations": 0, "compile_time": 0.0, "loaded": 0, "load_time": 0.0,
+    "fits": 0, "rounds": 0,
+}
+
+
+def compilation_stats():
+    """Counters of the compiled NUTS programs this process built or loaded.
+
+    Returns
+    -------
+    stats : dict
+        ``compilations`` (number of samplers traced and compiled),
+        ``compile_time`` (seconds spent tracing and compiling them), ``loaded``
+        and ``load_time`` (samplers read from the on-disk cache instead, and
+        the seconds that took), ``fits`` (number of fits sampled), ``rounds``
+        (runs of a compiled sampler: a fit's first round, restarts and
+        continuations).
+    """
+    with _stats_lock:
+        return dict(_STATS)
+
+
+def reset_compilation_stats():
+    """Reset the counters returned by :func:`compilation_stats` to zero.
+
+    The compiled samplers themselves are kept: a fit whose structure was compiled
+    before the reset still reuses it and is not counted as a compilation.
+    """
+    with _stats_lock:
+        _STATS.update(
+            compilations=0, compile_time=0.0, loaded=0, load_time=0.0, fits=0,
+            rounds=0,
+        )
+
+
+def count_round(*, first):
+    """Count one run of a compiled sampler (``first``: a fit's first round)."""
+    with _stats_lock:
+        _STATS["fits"] += int(first)
+        _STATS["rounds"] += 1
+
+
+def compiled_program(key, build):
+    """Return the (compiled, states) of the program ``key`` names.
+
+    Parameters
+    ----------
+    key : hashable
+        The program's key in this process: model structure, sampler settings
+        and argument shapes; with the environment it also names the disk entry
+        (:func:`entry_name`).
+    build : callable
+        Traces and compiles the program, returning (compiled, states); called
+        only when neither this process nor the disk has it.
+    """
+    with _build_lock:
+        cached = _in_memory.get(key)
+        if cached is not None:
+            _in_memory.move_to_end(key)
+            return cached
+        start = time.perf_counter()
+        entry = entry_name(key)
+        cached = load(entry)
+        if cached is None:
+            cached = build()
+            store(entry, *cached)
+            count, seconds = "compilations", "compile_time"
+        else:
+            count, seconds = "loaded", "load_time"
+        with _stats_lock:
+            _STATS[count] += 1
+            _STATS[seconds] += time.perf_counter() - start
+        _in_memory[key] = cached
+        while len(_in_memory) > MAX_PROGRAMS_IN_MEMORY:
+            _in_memory.popitem(last=False)
+    return cached
 
 
 def cache_dir():

@@ -20,7 +20,7 @@ from sklearn.mixture import GaussianMixture
 
 from skbayesmix import BayesianGMM, _reference
 from skbayesmix._diagnostics import poor_inference_messages
-from skbayesmix._inference import compilation_stats
+from skbayesmix._program_cache import compilation_stats
 
 COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 

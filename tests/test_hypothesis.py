@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
 from skbayesmix import BayesianGMM
-from skbayesmix._inference import compilation_stats
+from skbayesmix._program_cache import compilation_stats
 
 # (n_components, n_features, covariance_type, n_samples range). The ranges stay in
 # one padding bucket each (16 rows, or 384 rows for the large case); a single row

@@ -17,7 +17,7 @@ from skbayesmix._initialization import jittered_chain_values
 
 jax = pytest.importorskip("jax")
 
-from skbayesmix import _inference  # noqa: E402
+from skbayesmix import _inference, _program_cache  # noqa: E402
 from skbayesmix._model import ROW_BLOCK  # noqa: E402
 from skbayesmix._settings import n_unconstrained_parameters  # noqa: E402
 
@@ -56,8 +56,8 @@ def test_auto_dense_mass_needs_a_full_rank_window(
 
 
 def test_public_compilation_api():
-    assert skbayesmix.compilation_stats is _inference.compilation_stats
-    assert skbayesmix.reset_compilation_stats is _inference.reset_compilation_stats
+    assert skbayesmix.compilation_stats is _program_cache.compilation_stats
+    assert skbayesmix.reset_compilation_stats is _program_cache.reset_compilation_stats
     assert {"compilations", "compile_time", "loaded", "load_time", "fits"} <= set(
         skbayesmix.compilation_stats()
     )
@@ -66,7 +66,7 @@ def test_public_compilation_api():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_refit_reuses_compiled_sampler(monkeypatch):
     monkeypatch.setenv("SKBAYESMIX_CACHE_DIR", "off")  # count compilations
-    monkeypatch.setattr(_inference, "_compiled_cache", OrderedDict())
+    monkeypatch.setattr(_program_cache, "_in_memory", OrderedDict())
     skbayesmix.reset_compilation_stats()
     X, _ = make_blobs(n_samples=110, centers=2, random_state=0)
     BayesianGMM(n_components=2, **TINY).fit(X)
@@ -84,7 +84,7 @@ def test_refit_reuses_compiled_sampler(monkeypatch):
 def test_grid_search_compiles_once_per_n_components(monkeypatch):
     monkeypatch.setenv("SKBAYESMIX_CACHE_DIR", "off")  # count compilations
     X, _ = make_blobs(n_samples=128, centers=2, random_state=0)
-    monkeypatch.setattr(_inference, "_compiled_cache", OrderedDict())
+    monkeypatch.setattr(_program_cache, "_in_memory", OrderedDict())
     skbayesmix.reset_compilation_stats()
     search = GridSearchCV(
         BayesianGMM(**TINY), {"n_components": [1, 2]}, cv=5, error_score="raise"
@@ -143,10 +143,10 @@ def test_least_recently_used_programs_are_dropped(monkeypatch):
         loads.append(name)
         return object(), {}
 
-    monkeypatch.setattr(_inference._program_cache, "load", load)
-    monkeypatch.setattr(_inference, "MAX_PROGRAMS_IN_MEMORY", 2)
+    monkeypatch.setattr(_program_cache, "load", load)
+    monkeypatch.setattr(_program_cache, "MAX_PROGRAMS_IN_MEMORY", 2)
     # A cache of this test's own: the process's compiled programs stay.
-    monkeypatch.setattr(_inference, "_compiled_cache", OrderedDict())
+    monkeypatch.setattr(_program_cache, "_in_memory", OrderedDict())
     settings = _inference.SamplerSettings(10, 10, 1, "sequential", 0.8, 6, False)
     data = (np.zeros((16, 2), np.float32),)
 
@@ -161,7 +161,7 @@ def test_least_recently_used_programs_are_dropped(monkeypatch):
     program(2)
     assert program(1) is first  # kept, and now the most recently used
     program(3)  # drops K=2, the least recently used
-    assert len(_inference._compiled_cache) == 2
+    assert len(_program_cache._in_memory) == 2
     assert len(loads) == 3
     assert program(1) is first
     program(2)

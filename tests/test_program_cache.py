@@ -17,7 +17,7 @@ from skbayesmix import BayesianGMM
 
 pytest.importorskip("jax")
 
-from skbayesmix import _inference, _program_cache  # noqa: E402
+from skbayesmix import _program_cache  # noqa: E402
 
 # A structure no other test compiles (so clearing it from memory is harmless).
 PARAMS = dict(n_components=3, covariance_type="spherical", **TINY)
@@ -30,10 +30,10 @@ def _data():
 
 def _fit():
     """Fit PARAMS with its compiled sampler forgotten by this process."""
-    for key in list(_inference._compiled_cache):
+    for key in list(_program_cache._in_memory):
         structure = key[0]
         if (structure.n_components, structure.covariance_type) == (3, "spherical"):
-            del _inference._compiled_cache[key]
+            del _program_cache._in_memory[key]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)  # short chains
         return BayesianGMM(**PARAMS).fit(_data())

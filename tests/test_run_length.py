@@ -10,7 +10,7 @@ from sklearn.datasets import load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score
 
-from skbayesmix import BayesianGMM, _inference
+from skbayesmix import BayesianGMM, _inference, _program_cache
 from skbayesmix._initialization import jittered_chain_values
 from skbayesmix._modes import failed_chains, separate_modes
 from skbayesmix._run_length import Verdict, kept_draws, sample_until_converged
@@ -194,11 +194,11 @@ def test_continued_chains_resume_with_their_adaptation(chain_method):
     sampler = _sampler(chain_method=chain_method)
     sampler.run()
     first = sampler.result()
-    before = _inference.compilation_stats()["compilations"]
+    before = _program_cache.compilation_stats()["compilations"]
     sampler.run(fresh=np.array([False, False]))
     both = sampler.result(80)
     # One program for both rounds.
-    assert _inference.compilation_stats()["compilations"] == before
+    assert _program_cache.compilation_stats()["compilations"] == before
     assert_array_equal(sampler.iterations, [80, 80])
     # The first 40 draws are the first round's; the step size stayed fixed.
     assert_allclose(both.mixture[1][:, :40], first.mixture[1])
