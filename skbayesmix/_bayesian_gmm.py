@@ -171,7 +171,8 @@ class BayesianGMM(BaseBayesianMixture):
         'parallel', no JAX device configuration is needed. 'sequential': one
         after the other, the same program and draws as 'parallel'.
         'vectorized': in lock-step, in one program vectorised with
-        :func:`jax.vmap` (other draws: each step waits for the slowest chain).
+        :func:`jax.vmap`; its draws differ from the other two, and every
+        iteration waits for the chain with the longest trajectory.
 
     target_accept_prob : float, default=0.8
         Target acceptance probability of NUTS' step-size adaptation. Increase it
