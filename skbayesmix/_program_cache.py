@@ -118,11 +118,13 @@ def compiled_program(key, build):
             _in_memory.move_to_end(key)
             return cached
         start = time.perf_counter()
-        entry = entry_name(key)
-        cached = load(entry)
+        directory = cache_dir()
+        path = None if directory is None else directory / entry_name(key)
+        cached = None if path is None else load(path)
         if cached is None:
             cached = build()
-            store(entry, *cached)
+            if path is not None:
+                store(path, *cached)
             count, seconds = "compilations", "compile_time"
         else:
             count, seconds = "loaded", "load_time"
@@ -216,15 +218,11 @@ def _initialize_lapack():
     jax.jit(jax.numpy.linalg.cholesky).lower(np.eye(2, dtype=np.float32))
 
 
-def load(name):
-    """Return the (compiled, states) stored under ``name``, or None.
+def load(path):
+    """Return the (compiled, states) stored at ``path``, or None.
 
     A missing entry returns None silently; an unreadable one with a warning.
     """
-    directory = cache_dir()
-    if directory is None:
-        return None
-    path = directory / name
     try:
         payload = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
@@ -256,16 +254,14 @@ def load(name):
     return compiled, states
 
 
-def store(name, compiled, states):
-    """Write a compiled program and its zero HMC states under ``name``.
+def store(path, compiled, states):
+    """Write a compiled program and its zero HMC states to ``path``.
 
     Written to a temporary file and renamed, so other processes never read a
     partial entry; then the least recently used entries are removed while the
     directory is over :data:`MAX_CACHE_BYTES`. Failures warn and are ignored.
     """
-    directory = cache_dir()
-    if directory is None:
-        return
+    directory = path.parent
     from jax.experimental.serialize_executable import serialize
 
     try:
@@ -286,7 +282,7 @@ def store(name, compiled, states):
             except BaseException:
                 os.unlink(handle.name)
                 raise
-        os.replace(handle.name, directory / name)
+        os.replace(handle.name, path)
     except Exception as error:
         _warn(
             f"cannot write the compiled-program cache in {directory} "

@@ -139,8 +139,8 @@ def test_least_recently_used_programs_are_dropped(monkeypatch):
     # Programs come from a stand-in for the disk cache: no compilation needed.
     loads = []
 
-    def load(name):
-        loads.append(name)
+    def load(path):
+        loads.append(path)
         return object(), {}
 
     monkeypatch.setattr(_program_cache, "load", load)
