@@ -1,10 +1,20 @@
-"""The header every new benchmark stores with its results: commit, versions, machine."""
+"""What benchmarks share: the header of their results, the reference data's recipe.
+
+``header`` is stored with every new benchmark's results (commit, versions,
+machine). ``REFERENCE_BLOBS`` are the ``make_blobs`` arguments of the
+reference data (``skbayesmix._reference`` has the package's copy, which
+releases before 0.2 lack): scripts that must run against any release use it.
+"""
 
 import importlib
 import os
 import platform
 import subprocess
 from pathlib import Path
+
+REFERENCE_BLOBS = dict(
+    n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10), random_state=101
+)
 
 
 def header(*packages):

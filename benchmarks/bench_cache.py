@@ -22,13 +22,13 @@ import sys
 import tempfile
 
 import numpy as np
+from _environment import REFERENCE_BLOBS  # a sibling module of this script
 
 _CHILD = """
-import json, time, warnings
+import ast, json, sys, time, warnings
 from sklearn.datasets import make_blobs
 import skbayesmix
-X, _ = make_blobs(n_samples=500, centers=8, cluster_std=0.8,
-                  center_box=(-10, 10), random_state=101)
+X, _ = make_blobs(**ast.literal_eval(sys.argv[1]))
 times = []
 for seed in (0, 1):
     start = time.perf_counter()
@@ -44,8 +44,8 @@ print(json.dumps({"times": times, "version": skbayesmix.__version__,
 def run_child(cache):
     env = {**os.environ, "SKBAYESMIX_CACHE_DIR": cache}
     proc = subprocess.run(
-        [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True,
-        check=True,
+        [sys.executable, "-c", _CHILD, repr(REFERENCE_BLOBS)], env=env,
+        capture_output=True, text=True, check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -18,6 +18,7 @@ import platform
 import time
 import warnings
 
+from _environment import REFERENCE_BLOBS  # a sibling module of this script
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
@@ -37,10 +38,7 @@ def main():
         "--json", default=os.path.join(RESULTS, "bench_gridsearch.json")
     )
     args = parser.parse_args()
-    # The reference data (benchmarks share skbayesmix._reference's copy, which
-    # older releases lack).
-    X, _ = make_blobs(n_samples=500, centers=8, cluster_std=0.8,
-                      center_box=(-10, 10), random_state=101)
+    X, _ = make_blobs(**REFERENCE_BLOBS)
     grid = {"n_components": list(range(1, args.max_components + 1))}
     search = GridSearchCV(
         BayesianGMM(num_warmup=args.num_warmup, num_samples=args.num_samples,

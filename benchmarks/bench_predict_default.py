@@ -18,18 +18,15 @@ import time
 import warnings
 
 import numpy as np
+from _environment import REFERENCE_BLOBS  # a sibling module of this script
 from sklearn.datasets import make_blobs
 
 import skbayesmix
 from skbayesmix import BayesianGMM
 
-REFERENCE = dict(
-    n_samples=500, centers=8, cluster_std=0.8, center_box=(-10, 10), random_state=101
-)
-
 
 def new_rows(n_rows):
-    _, _, centers = make_blobs(**REFERENCE, return_centers=True)
+    _, _, centers = make_blobs(**REFERENCE_BLOBS, return_centers=True)
     X, _ = make_blobs(
         n_samples=n_rows, centers=centers, cluster_std=0.8, random_state=7
     )
@@ -52,7 +49,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    X_train, _ = make_blobs(**REFERENCE)
+    X_train, _ = make_blobs(**REFERENCE_BLOBS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gmm = BayesianGMM(n_components=8, random_state=0).fit(X_train)
