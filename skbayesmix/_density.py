@@ -12,12 +12,11 @@ the GIL in its matrix products and ufuncs), each with its share of
 
 import functools
 from collections import namedtuple
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from skbayesmix._covariance import full_matrices
-from skbayesmix._threadpool import usable_cores
+from skbayesmix._threadpool import map_in_threads, usable_cores
 
 MixtureDraws = namedtuple(
     "MixtureDraws",
@@ -70,14 +69,11 @@ def _in_row_ranges(combine):
                 return function(X, draws, max_elements=max_elements)
             bounds = np.linspace(0, n_samples, n_threads + 1).astype(int)
             share = max(1, max_elements // n_threads)
-            with ThreadPoolExecutor(n_threads) as executor:
-                parts = list(executor.map(
-                    lambda start, stop: function(
-                        X[start:stop], draws, max_elements=share
-                    ),
-                    bounds[:-1],
-                    bounds[1:],
-                ))
+            parts = map_in_threads(
+                lambda rows: function(X[rows], draws, max_elements=share),
+                [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])],
+                n_threads,
+            )
             return combine(parts)
 
         return wrapper

@@ -18,7 +18,6 @@ returned as NumPy arrays.
 import functools
 import time
 from collections import namedtuple
-from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +29,7 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from skbayesmix import _program_cache
 from skbayesmix._model import gmm_model
 from skbayesmix._sites import init_sites, to_mixture
-from skbayesmix._threadpool import usable_cores
+from skbayesmix._threadpool import map_in_threads, usable_cores
 
 ModelStructure = namedtuple(
     "ModelStructure",
@@ -336,14 +335,10 @@ class ChainSampler:
             ))
 
         start = time.perf_counter()
-        n_threads = 1
-        if self.settings.chain_method == "parallel":
-            n_threads = min(len(batches), usable_cores())
-        if n_threads > 1:
-            with ThreadPoolExecutor(n_threads) as executor:
-                outputs = list(executor.map(run_batch, range(len(batches))))
-        else:
-            outputs = [run_batch(index) for index in range(len(batches))]
+        parallel = self.settings.chain_method == "parallel"
+        outputs = map_in_threads(
+            run_batch, range(len(batches)), usable_cores() if parallel else 1
+        )
         self.run_time += time.perf_counter() - start
         self._states = [state for _, _, state in outputs]
         _program_cache.count_round(first=self._rounds == 0)

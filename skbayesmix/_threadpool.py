@@ -18,8 +18,22 @@ take milliseconds, so serialising them costs nothing measurable.
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 SKLEARN_FIT_LOCK = threading.RLock()
+
+
+def map_in_threads(function, items, n_threads):
+    """Return ``[function(item) for item in items]``, computed in up to ``n_threads``.
+
+    In the calling thread when one thread (or one item) is all there is.
+    """
+    items = list(items)
+    n_threads = min(n_threads, len(items))
+    if n_threads <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(n_threads) as executor:
+        return list(executor.map(function, items))
 
 
 def usable_cores():

@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
-from skbayesmix import _density
+from skbayesmix import _density, _threadpool
 from skbayesmix._covariance import COVARIANCE_TYPES, precision_cholesky
 from skbayesmix._density import (
     MixtureDraws,
@@ -150,13 +150,13 @@ def test_row_ranges_in_threads_give_one_threads_results(monkeypatch, n_threads):
     monkeypatch.setattr(_density, "MIN_THREADED_WORK", 0)
     monkeypatch.setattr(_density, "usable_cores", lambda: n_threads)
     started = []
-    real_executor = _density.ThreadPoolExecutor
+    real_executor = _threadpool.ThreadPoolExecutor
 
     def counting_executor(workers):
         started.append(workers)
         return real_executor(workers)
 
-    monkeypatch.setattr(_density, "ThreadPoolExecutor", counting_executor)
+    monkeypatch.setattr(_threadpool, "ThreadPoolExecutor", counting_executor)
     for function, expected in zip(functions, one_thread):
         result = function(X, draws, max_elements=90)
         for got, want in zip(
