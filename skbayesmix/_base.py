@@ -103,7 +103,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X):
         """Sample, relabel, summarise; return the training rows' memberships."""
         rng = check_random_state(self.random_state)
-        self._settings = resolve(self, X.shape[1])
+        self._settings = resolve(self, *X.shape)
         standardization = Standardization.fit(
             X, self.covariance_type, standardize=self.standardize
         )

@@ -5,6 +5,8 @@ hyper-parameter arrays. Everything that changes array shapes (``n_components``,
 ``covariance_type``, the weight parameterisation) is bound with
 :func:`functools.partial` and is static for JAX; everything else is a traced argument,
 so one compiled sampler serves every data set and prior of the same structure.
+With padded components (``hyper["component_mask"]``, see :func:`gmm_model`) it
+also serves every smaller number of components.
 """
 
 from contextlib import nullcontext
@@ -142,8 +144,51 @@ def mixture_log_likelihood(X, mask, log_weights, means, covariances, covariance_
     return _masked_log_likelihood(X, mask, log_weights, maps)
 
 
-def _masked_log_likelihood(X, mask, log_weights, maps):
-    """:func:`mixture_log_likelihood` from whitening maps."""
+def likelihood_sizes(n_components):
+    """Component counts the padded likelihood is compiled for, up to ``n_components``.
+
+    1, 2, 3, 4, 6, 8, 12, ...: the likelihood of ``n_real`` components runs
+    on the first ``s >= n_real`` of them, wasting at most a third of its work.
+    """
+    sizes, size = [1, 2, 3], 4
+    while size < n_components:
+        sizes += [size, size + size // 2]
+        size *= 2
+    sizes = [size for size in sizes if size < n_components]
+    return sizes + [n_components]
+
+
+def _masked_log_likelihood(X, mask, log_weights, maps, n_real=None):
+    """:func:`mixture_log_likelihood` from whitening maps.
+
+    With ``n_real`` (a traced count of the leading components that are real;
+    the others have log weight -inf), only the first ``s`` components enter,
+    for the smallest ``s`` of :func:`likelihood_sizes` that holds them all:
+    :func:`jax.lax.switch` runs one branch, so the likelihood costs at most a
+    third more than an unpadded model's.
+    """
+    if n_real is not None:
+        n_components = log_weights.shape[0]
+        sizes = likelihood_sizes(n_components)
+        if len(sizes) > 1:
+            n_features = X.shape[1]
+
+            def first(size):
+                def likelihood(X, mask, log_weights, maps):
+                    projection, shift, log_norm = maps
+                    kept = (
+                        projection[:, : size * n_features],
+                        shift[: size * n_features],
+                        log_norm[:size],
+                    )
+                    return _masked_log_likelihood(X, mask, log_weights[:size], kept)
+
+                return likelihood
+
+            branch = jnp.searchsorted(jnp.asarray(sizes), n_real)
+            return jax.lax.switch(
+                branch, [first(size) for size in sizes], X, mask, log_weights, maps
+            )
     projection, shift, log_norm = maps
     log_norm = log_norm + log_weights
 
@@ -165,24 +210,85 @@ def _masked_log_likelihood(X, mask, log_weights, maps):
 
 
 
-def _sample_log_weights(concentration, n_components, weight_parameterization, n_obs):
+def _padded_log_density(values, padded):
+    """Return the standard normal log-density (up to a constant) of ``padded`` entries.
+
+    The density of a padded component's unconstrained site values: any proper
+    density independent of the rest leaves the real components' posterior
+    unchanged. (The sampler does not move them anyway: see
+    ``skbayesmix._inference._freeze_padding``.)
+    """
+    return -0.5 * jnp.sum(jnp.where(padded, values**2, 0.0))
+
+
+def _stick_breaking(sticks, n_real):
+    """Log weights and log-Jacobian of stick-breaking over the first ``n_real`` slots.
+
+    As NumPyro's ``StickBreakingTransform`` on ``sticks[:n_real - 1]`` (the same
+    shift, fractions and Jacobian), for a number of real components that is an
+    array rather than a shape: the weights of the slots from ``n_real`` on are
+    exactly zero (log weight -inf), and the sticks from ``n_real - 1`` on are
+    unused.
+
+    Returns
+    -------
+    log_weights : array of shape (len(sticks) + 1,)
+    log_jacobian : scalar
+    free : array of shape (len(sticks),), dtype=bool
+        The sticks that are used.
+    """
+    index = jnp.arange(sticks.shape[-1])
+    free = index < n_real - 1
+    # Shifted so that zero sticks give equal weights, as NumPyro's transform.
+    shifted = sticks - jnp.log(jnp.where(free, n_real - 1 - index, 1.0))
+    log_taken = jnp.where(free, jax.nn.log_sigmoid(shifted), 0.0)
+    log_left = jnp.where(free, jax.nn.log_sigmoid(-shifted), 0.0)
+    # Slot j takes a fraction of what slots before it left; the last real slot
+    # takes all that is left.
+    left_before = jnp.concatenate([jnp.zeros(1), jnp.cumsum(log_left)])
+    log_weights = jnp.concatenate([log_taken, jnp.zeros(1)]) + left_before
+    slots = jnp.arange(sticks.shape[-1] + 1)
+    log_weights = jnp.where(slots < n_real, log_weights, -jnp.inf)
+    # |J| = prod_i w_i (1 - f_i) over the used sticks (Stan's simplex transform).
+    log_jacobian = jnp.sum(jnp.where(free, log_weights[:-1] + log_left, 0.0))
+    return log_weights, log_jacobian, free
+
+
+def _sample_log_weights(
+    concentration, n_components, weight_parameterization, n_obs, real
+):
     """Sample the mixture weights ~ Dirichlet(concentration); return their logs.
 
-    'simplex' uses NumPyro's stick-breaking transform. 'gamma' samples
-    log g_k ~ log-Gamma(alpha, 1) and normalises. 'softmax' samples logits t_k:
-    the weights are softmax(u) with u_k = f(t_k), the prior density makes
-    softmax(u) ~ Dirichlet(alpha) and log(sum_k e^{u_k}) ~ Normal(0, 1) (a proper
-    prior on the direction the likelihood ignores), and f is the identity above
-    the log weight at which a component expects ``exp(-WEIGHT_TAIL_OFFSET)``
+    The Dirichlet is over the ``real`` components; the others get log weight
+    -inf, and their sites a standard normal.
+
+    'simplex' samples stick-breaking coordinates (NumPyro's transform). 'gamma'
+    samples log g_k ~ log-Gamma(alpha, 1) and normalises. 'softmax' samples
+    logits t_k: the weights are softmax(u) with u_k = f(t_k), the prior density
+    makes softmax(u) ~ Dirichlet(alpha) and log(sum_k e^{u_k}) ~ Normal(0, 1) (a
+    proper prior on the direction the likelihood ignores), and f is the identity
+    above the log weight at which a component expects ``exp(-WEIGHT_TAIL_OFFSET)``
     observations and stretches by up to 1/alpha below it. An empty component's
     log weight has density ~ exp(alpha u): with alpha = 1e-3 a plateau about 1000
     units long in u, which f turns into a unit-scale exponential tail in t.
+
+    Returns
+    -------
+    log_weights : array of shape (n_components,)
+    padded_density : scalar
+        The log-density of the padded components' sites.
     """
     alpha = concentration * jnp.ones(n_components)
     if weight_parameterization == "simplex":
-        weights = numpyro.sample("weights", dist.Dirichlet(alpha))
-        return jnp.log(weights)
-    if weight_parameterization == "gamma":
+        sticks = numpyro.sample(
+            "weight_sticks",
+            dist.ImproperUniform(dist.constraints.real_vector, (), (n_components - 1,)),
+        )
+        log_weights, log_jacobian, free = _stick_breaking(sticks, jnp.sum(real))
+        padded_density = _padded_log_density(sticks, ~free)
+        dirichlet = jnp.sum(jnp.where(real, (alpha - 1.0) * log_weights, 0.0))
+        numpyro.factor("weight_prior", dirichlet + log_jacobian + padded_density)
+    elif weight_parameterization == "gamma":
         # y = log g with g ~ Gamma(alpha, 1) has density exp(alpha y - e^y) /
         # Gamma(alpha), written directly: the density of g at exp(y) underflows
         # in float32 below y = -87, which truncated the prior.
@@ -190,32 +296,38 @@ def _sample_log_weights(concentration, n_components, weight_parameterization, n_
             "log_gamma_weights",
             dist.ImproperUniform(dist.constraints.real_vector, (), (n_components,)),
         )
+        padded_density = _padded_log_density(log_gamma, ~real)
+        log_gamma_density = alpha * log_gamma - jnp.exp(log_gamma) - gammaln(alpha)
         numpyro.factor(
             "weight_prior",
-            jnp.sum(alpha * log_gamma - jnp.exp(log_gamma) - gammaln(alpha)),
+            jnp.sum(jnp.where(real, log_gamma_density, 0.0)) + padded_density,
         )
-        log_weights = log_gamma - logsumexp(log_gamma)
+        log_weights = jnp.where(real, log_gamma, -jnp.inf)
+        log_weights = log_weights - logsumexp(log_weights)
     else:
         logits = numpyro.sample(
             "weight_logits",
             dist.ImproperUniform(dist.constraints.real_vector, (), (n_components,)),
         )
+        padded_density = _padded_log_density(logits, ~real)
         u, log_jacobian = _stretch_tail(logits, alpha, n_obs)
+        u = jnp.where(real, u, -jnp.inf)
         total = logsumexp(u)
         log_weights = u - total
         # Dirichlet(w) * prod(w) (softmax Jacobian) * Normal(total; 0, 1) * |f'|.
         numpyro.factor(
             "weight_prior",
-            jnp.sum(alpha * log_weights) - 0.5 * total**2 + log_jacobian,
+            jnp.sum(jnp.where(real, alpha * log_weights + log_jacobian, 0.0))
+            - 0.5 * total**2 + padded_density,
         )
     numpyro.deterministic("weights", jnp.exp(log_weights))
-    return log_weights
+    return log_weights, padded_density
 
 
 def _stretch_tail(t, alpha, n_obs):
     """Stretch logits: u = t - (1/alpha - 1) softplus(t0 + log(alpha) - t).
 
-    Returns u and sum(log du/dt).
+    Returns u and log du/dt, element by element.
 
     du/dt is 1 well above t0 = -log(n_obs) - WEIGHT_TAIL_OFFSET, 2 at t0 and
     tends to 1/alpha below t0 + log(alpha).
@@ -223,29 +335,30 @@ def _stretch_tail(t, alpha, n_obs):
     knee = -jnp.log(n_obs) - WEIGHT_TAIL_OFFSET + jnp.log(alpha)
     slope = 1.0 / alpha - 1.0
     u = t - slope * jax.nn.softplus(knee - t)
-    log_jacobian = jnp.sum(jnp.log1p(slope * jax.nn.sigmoid(knee - t)))
+    log_jacobian = jnp.log1p(slope * jax.nn.sigmoid(knee - t))
     return u, log_jacobian
 
 
 def _inverse_gamma_scale_log_prob(scales, shape, prior_scale):
-    """log-density of s where s^2 ~ InverseGamma(shape, prior_scale / 2), summed.
+    """log-density of s where s^2 ~ InverseGamma(shape, prior_scale / 2).
 
-    The Jacobian of s -> s^2 (2 s) is included; up to a constant.
+    Element by element; the Jacobian of s -> s^2 (2 s) is included; up to a
+    constant.
     """
-    return jnp.sum(
-        -(2.0 * shape + 1.0) * jnp.log(scales) - 0.5 * prior_scale / scales**2
-    )
+    return -(2.0 * shape + 1.0) * jnp.log(scales) - 0.5 * prior_scale / scales**2
 
 
 def _sample_covariances(hyper, n_components, n_features, covariance_type,
-                        covariance_prior):
+                        covariance_prior, real):
     """Sample the covariances (before ``reg_covar``) in scikit-learn's shape.
 
     Returns the covariances, or, for 'wishart' with 'full' and 'tied', the
     tuple (W, log det W) of per-component factors of the precisions
     (W W' = Sigma^-1), from which the likelihood is computed directly;
     ``reg_covar`` is then added to the draws only (see
-    :func:`to_mixture`), as the prior already keeps them non-singular.
+    :func:`to_mixture`), as the prior already keeps them non-singular. Also
+    returns the standard normal log-density of the padded components' sites
+    (those not ``real``; 'wishart' only).
 
     'wishart': every covariance is inverse-Wishart(``degrees_of_freedom``,
     ``covariance_prior_scale``). 'full' and 'tied' sample a Bartlett factor
@@ -290,10 +403,17 @@ def _sample_covariances(hyper, n_components, n_features, covariance_type,
         # M = R^-1 C. With R = C this is Bartlett's independent factors.
         k = dof - jnp.arange(n_features)
         transformed = jnp.swapaxes(factor, -1, -2) @ hyper["bartlett_prior"]
-        numpyro.factor(
-            "covariance_prior",
-            jnp.sum(k * log_diagonal) - 0.5 * jnp.sum(transformed**2),
+        density = jnp.sum(k * log_diagonal, -1) - 0.5 * jnp.sum(
+            transformed**2, (-2, -1)
         )
+        padded_density = 0.0
+        if covariance_type == "full":
+            padded = ~real[:, None]
+            padded_density = _padded_log_density(log_diagonal, padded)
+            if off_diagonal is not None:
+                padded_density += _padded_log_density(off_diagonal, padded)
+            density = jnp.where(real, density, 0.0)
+        numpyro.factor("covariance_prior", jnp.sum(density) + padded_density)
         # W = R^-T A whitens: the likelihood needs no inverse or factorisation.
         factors = jnp.swapaxes(hyper["component_root_inverse"], -1, -2) @ factor
         log_det = jnp.sum(log_diagonal, -1) - jnp.sum(
@@ -302,7 +422,7 @@ def _sample_covariances(hyper, n_components, n_features, covariance_type,
         if covariance_type == "tied":
             factors = jnp.broadcast_to(factors, (n_components,) + factors.shape)
             log_det = jnp.broadcast_to(log_det, (n_components,))
-        return factors, log_det
+        return (factors, log_det), padded_density
 
     scale_shape = () if covariance_type == "spherical" else (n_features,)
     if covariance_prior == "wishart":
@@ -318,16 +438,26 @@ def _sample_covariances(hyper, n_components, n_features, covariance_type,
                 "corr_cholesky",
                 dist.LKJCholesky(n_features, hyper["lkj_concentration"]),
             )
+    padded_density = 0.0
     if covariance_prior == "wishart":
         shape = 0.5 * (dof - n_features + 1.0)
+        density = _inverse_gamma_scale_log_prob(scales, shape, prior_scale)
+        # Padded scales s: log s standard normal, the Jacobian s of the
+        # positive transform (which NumPyro adds) taken out.
+        log_scales = jnp.log(scales)
+        padded = ~(real if covariance_type == "spherical" else real[:, None])
+        padded_density = _padded_log_density(log_scales, padded)
         numpyro.factor(
             "covariance_prior",
-            _inverse_gamma_scale_log_prob(scales, shape, prior_scale),
+            jnp.sum(jnp.where(padded, -log_scales, density)) + padded_density,
         )
-    return covariance_from_factors(scales, corr_cholesky, 0.0, covariance_type, xp=jnp)
+    covariances = covariance_from_factors(
+        scales, corr_cholesky, 0.0, covariance_type, xp=jnp
+    )
+    return covariances, padded_density
 
 
-def _sample_means(hyper, n_components, n_features):
+def _sample_means(hyper, n_components, n_features, real):
     """Sample the means ~ Normal(mean_prior_loc, mean_prior_scale^2 I).
 
     The sampled site is ``mean_offsets`` z with means = loc + root z, for the
@@ -338,6 +468,13 @@ def _sample_means(hyper, n_components, n_features):
     (condition numbers of 10^4 and more) a diagonal metric on the means
     themselves needs tiny steps, while the offsets are nearly uncorrelated.
     The prior density is written on the means; the Jacobian is constant.
+    Offsets of padded components (not ``real``) are standard normal.
+
+    Returns
+    -------
+    means : array of shape (n_components, n_features)
+    padded_density : scalar
+        The log-density of the padded offsets.
     """
     root = hyper["component_root"]
     with numpyro.plate("components", n_components):
@@ -346,11 +483,12 @@ def _sample_means(hyper, n_components, n_features):
             dist.ImproperUniform(dist.constraints.real_vector, (), (n_features,)),
         )
     shift = jnp.einsum("...ij,...j->...i", root, offsets)
-    numpyro.factor(
-        "mean_prior",
-        -0.5 * jnp.sum(shift**2) / hyper["mean_prior_scale"] ** 2,
-    )
-    return numpyro.deterministic("means", hyper["mean_prior_loc"] + shift)
+    density = -0.5 * jnp.sum(shift**2, -1) / hyper["mean_prior_scale"] ** 2
+    padded_density = _padded_log_density(offsets, ~real[:, None])
+    density = jnp.sum(jnp.where(real, density, 0.0))
+    numpyro.factor("mean_prior", density + padded_density)
+    means = numpyro.deterministic("means", hyper["mean_prior_loc"] + shift)
+    return means, padded_density
 
 
 def gmm_model(
@@ -372,7 +510,9 @@ def gmm_model(
     mask : array of shape (n_padded,)
         1.0 for real rows, 0.0 for padding (which contributes no likelihood).
     hyper : dict of arrays
-        ``weight_concentration``, ``mean_prior_loc`` (n_components, n_features),
+        ``component_mask`` (n_components,): 1.0 for the real components, 0.0
+        for padding (see below), ``weight_concentration``,
+        ``mean_prior_loc`` (n_components, n_features),
         ``mean_prior_scale``, ``component_root`` (lower-triangular,
         (n_components, D, D), or (D, D) shared; see :func:`_sample_means`),
         ``bartlett_prior`` (see :func:`_sample_covariances`),
@@ -388,17 +528,34 @@ def gmm_model(
         'softmax' suits small concentrations with components that empty.
     covariance_prior : {'wishart', 'lkj'}
         See :func:`_sample_covariances`.
+
+    Notes
+    -----
+    Padded components let one compiled sampler serve every number of
+    components up to ``n_components``: they have log weight -inf (no
+    likelihood), the Dirichlet is over the real components only, and every
+    unconstrained value of their sites follows an independent standard normal
+    ('wishart' only; with 'lkj' every component must be real). The posterior of
+    the real components is exactly that of the unpadded model.
     """
     n_features = X.shape[1]
-    log_weights = _sample_log_weights(
+    real = hyper["component_mask"] > 0
+    n_real = jnp.sum(real.astype(jnp.int32))
+    log_weights, weight_padding = _sample_log_weights(
         hyper["weight_concentration"],
         n_components,
         weight_parameterization,
         jnp.maximum(jnp.sum(mask), 1.0),
+        real,
     )
-    means = _sample_means(hyper, n_components, n_features)
-    sampled = _sample_covariances(
-        hyper, n_components, n_features, covariance_type, covariance_prior
+    means, mean_padding = _sample_means(hyper, n_components, n_features, real)
+    sampled, covariance_padding = _sample_covariances(
+        hyper, n_components, n_features, covariance_type, covariance_prior, real
+    )
+    # Recorded with every draw, so that the log density of the real
+    # components' posterior can be told apart from the padding's.
+    numpyro.deterministic(
+        "padding_log_density", weight_padding + mean_padding + covariance_padding
     )
     if isinstance(sampled, tuple):  # factors of the precisions
         maps = _precision_whitening(means, *sampled)
@@ -407,5 +564,4 @@ def gmm_model(
             means, regularized(sampled, hyper["reg_covar"], covariance_type, xp=jnp),
             covariance_type,
         )
-
-    numpyro.factor("obs", _masked_log_likelihood(X, mask, log_weights, maps))
+    numpyro.factor("obs", _masked_log_likelihood(X, mask, log_weights, maps, n_real))

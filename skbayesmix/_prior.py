@@ -89,3 +89,36 @@ def model_hyperparameters(estimator, X_std, start, standardization):
     if corr_cholesky is not None:
         values["corr_cholesky"] = corr_cholesky
     return hyper, start._replace(values=values)
+
+
+def padded_hyperparameters(hyper, n_sampled):
+    """Return the hyper-parameters of a sampler that runs ``n_sampled`` components.
+
+    Adds ``component_mask`` (1.0 for the real components, 0.0 for padding) and
+    gives padded components a zero mean location and identity roots: their
+    sites follow a standard normal whatever these are (see
+    :func:`skbayesmix._model.gmm_model`), and the values only need to be finite.
+
+    Parameters
+    ----------
+    hyper : dict
+        As returned by :func:`model_hyperparameters`.
+    n_sampled : int
+        Components the sampler runs, at least ``n_components``.
+
+    Returns
+    -------
+    hyper : dict
+    """
+    n_components, n_features = np.shape(hyper["mean_prior_loc"])
+    extra = n_sampled - n_components
+    padded = dict(hyper)
+    padded["component_mask"] = np.concatenate([np.ones(n_components), np.zeros(extra)])
+    padded["mean_prior_loc"] = np.concatenate(
+        [hyper["mean_prior_loc"], np.zeros((extra, n_features))]
+    )
+    identity = np.broadcast_to(np.eye(n_features), (extra, n_features, n_features))
+    for name in ("component_root", "component_root_inverse", "bartlett_prior"):
+        if np.ndim(hyper[name]) == 3:  # one per component
+            padded[name] = np.concatenate([hyper[name], identity])
+    return padded

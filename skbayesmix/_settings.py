@@ -63,10 +63,49 @@ EM_MIN_VARIANCE_RATIO = 0.1
 # (Vehtari's cross-validation FAQ; Sivula, Magnusson and Vehtari, 2022).
 NEGLIGIBLE_ELPD_DIFFERENCE = 4.0
 
+# One compiled sampler serves every n_components up to a bucket (the rest are
+# padded components, see _model.gmm_model): buckets are SMALLEST_COMPONENT_BUCKET
+# and then powers of two and one and a half times powers of two. The padded
+# likelihood runs on up to a third more components than are real (see
+# _model.likelihood_sizes), so padding is used only while a fit is short beside
+# a compilation: padded rows * n_features * bucket at most MAX_PADDED_WORK
+# (e.g. 65,536 rows of 2 features, 4,096 rows of 30).
+SMALLEST_COMPONENT_BUCKET = 8
+MAX_PADDED_WORK = 2**20
+
 ResolvedSettings = namedtuple(
     "ResolvedSettings",
-    ["overfitted", "init_params", "weight_parameterization", "dense_mass"],
+    [
+        "overfitted", "init_params", "weight_parameterization", "dense_mass",
+        "sampled_components",
+    ],
 )
+
+
+def component_bucket(n_components):
+    """Return how many components a padded sampler for ``n_components`` runs."""
+    bucket = SMALLEST_COMPONENT_BUCKET
+    while True:
+        for size in (bucket, bucket + bucket // 2):
+            if size >= n_components:
+                return size
+        bucket *= 2
+
+
+def sampled_components(n_components, n_samples, n_features, covariance_prior):
+    """How many components the sampler runs, padding included.
+
+    The bucket of ``n_components`` (:func:`component_bucket`) with the
+    'wishart' prior while the padded likelihood stays cheap, else None (exactly
+    ``n_components``, a sampler of its own).
+    """
+    from skbayesmix._inference import padded_size
+
+    bucket = component_bucket(n_components)
+    work = padded_size(n_samples) * n_features * bucket
+    if covariance_prior != "wishart" or work > MAX_PADDED_WORK:
+        return None
+    return bucket
 
 
 def is_overfitted(weight_concentration):
@@ -86,16 +125,19 @@ def n_unconstrained_parameters(
     return count + int(weight_parameterization != "simplex")
 
 
-def resolve(estimator, n_features):
-    """Make the estimator's 'auto' settings concrete for ``n_features`` features.
+def resolve(estimator, n_samples, n_features):
+    """Make the estimator's 'auto' settings concrete for data of this shape.
 
     Returns
     -------
     settings : ResolvedSettings
         ``init_params`` is 'bic' for overfitted mixtures, else 'kmeans';
         ``weight_parameterization`` 'softmax' for overfitted mixtures, else
-        'simplex'; ``dense_mass`` as :func:`skbayesmix._inference.default_dense_mass`
-        on the sampled dimension.
+        'simplex'; ``sampled_components`` as :func:`sampled_components`
+        (``n_components`` when that is None); ``dense_mass`` as
+        :func:`skbayesmix._inference.default_dense_mass` on the sampled
+        dimension, padded components included, so that every K of a bucket
+        shares one sampler.
     """
     overfitted = is_overfitted(estimator.weight_concentration)
     init_params = estimator.init_params
@@ -104,13 +146,18 @@ def resolve(estimator, n_features):
     weight_parameterization = estimator.weight_parameterization
     if weight_parameterization == "auto":
         weight_parameterization = "softmax" if overfitted else "simplex"
+    n_sampled = sampled_components(
+        estimator.n_components, n_samples, n_features, estimator.covariance_prior
+    )
+    if n_sampled is None:
+        n_sampled = estimator.n_components
     dense_mass = estimator.dense_mass
     if dense_mass == "auto":
         from skbayesmix._inference import default_dense_mass
 
         dense_mass = default_dense_mass(
             n_unconstrained_parameters(
-                estimator.n_components,
+                n_sampled,
                 n_features,
                 estimator.covariance_type,
                 weight_parameterization,
@@ -118,7 +165,7 @@ def resolve(estimator, n_features):
             estimator.num_warmup,
         )
     return ResolvedSettings(
-        overfitted, init_params, weight_parameterization, bool(dense_mass)
+        overfitted, init_params, weight_parameterization, bool(dense_mass), n_sampled
     )
 
 

@@ -12,6 +12,23 @@ import numpy as np
 
 from skbayesmix._covariance import covariance_from_factors, regularized
 
+# Sites with one entry per component (for 'tied' covariances, the precision's
+# sites are shared); the weights' sticks have one entry fewer.
+_COMPONENT_SITES = frozenset({
+    "weights", "weight_sticks", "weight_logits", "log_gamma_weights",
+    "means", "mean_offsets",
+})
+_COVARIANCE_SITES = frozenset({
+    "precision_log_diagonal", "precision_off_diagonal", "scales", "corr_cholesky",
+})
+
+
+def _per_component(name, covariance_type):
+    return name in _COMPONENT_SITES or (
+        name in _COVARIANCE_SITES and covariance_type != "tied"
+    )
+
+
 # The 'softmax' weights stretch their scale below the log weight at which a
 # component expects exp(-WEIGHT_TAIL_OFFSET) observations (see _stretch_tail).
 WEIGHT_TAIL_OFFSET = 3.0
@@ -71,6 +88,28 @@ def bartlett_from_covariances(covariances, root):
         return log_diagonal, None
     rows, cols = np.tril_indices(n_features, -1)
     return log_diagonal, factor[..., rows, cols]
+
+
+def stick_breaking_coordinates(weights):
+    """Sticks of the 'simplex' parameterisation for given weights.
+
+    The inverse of NumPyro's ``StickBreakingTransform`` (and of the model's
+    stick-breaking), in NumPy.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (..., n_components)
+
+    Returns
+    -------
+    sticks : ndarray of shape (..., n_components - 1)
+    """
+    weights = np.asarray(weights, dtype=float)
+    taken = weights[..., :-1]
+    # logit(taken / left before) = log(taken / left after).
+    left = np.maximum(1.0 - np.cumsum(taken, axis=-1), np.finfo(float).tiny)
+    n_sticks = taken.shape[-1]
+    return np.log(taken / left) + np.log(n_sticks - np.arange(n_sticks))
 
 
 def softmax_logits(weights, weight_concentration, n_samples, empty=None):
@@ -162,13 +201,102 @@ def init_sites(
         if off_diagonal is not None:
             sites["precision_off_diagonal"] = off_diagonal
     weight_concentration = float(prior["weight_concentration"])
-    if weight_parameterization == "softmax":
+    if weight_parameterization == "simplex":
+        sites["weight_sticks"] = stick_breaking_coordinates(sites.pop("weights"))
+    elif weight_parameterization == "softmax":
         sites["weight_logits"] = softmax_logits(
             sites.pop("weights"), weight_concentration, n_samples, empty=empty
         )
     elif weight_parameterization == "gamma":
         sites["log_gamma_weights"] = np.log(sites.pop("weights"))
     return sites
+
+
+def pad_sites(sites, n_sampled, *, covariance_type, covariance_prior):
+    """Append padded components to the chains' starting site values.
+
+    Padded components (see :func:`skbayesmix._model.gmm_model`) start at zero
+    in unconstrained space, the mode of their standard normal, and stay there
+    (see ``skbayesmix._inference._freeze_padding``).
+
+    Parameters
+    ----------
+    sites : dict of ndarray
+        As returned by :func:`init_sites`, with a leading chain axis.
+    n_sampled : int
+        Components the sampler runs, real and padded.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    covariance_prior : {'wishart', 'lkj'}
+
+    Returns
+    -------
+    sites : dict of ndarray
+    """
+    n_components = sites["mean_offsets"].shape[1]
+    extra = n_sampled - n_components
+    if extra == 0:
+        return dict(sites)
+    if covariance_prior != "wishart":
+        raise ValueError("Only the 'wishart' covariance prior has padded components.")
+    padded = {}
+    for name, value in sites.items():
+        if _per_component(name, covariance_type):
+            widths = [(0, 0)] * value.ndim
+            widths[1] = (0, extra)
+            # A positive scale is exp of its unconstrained value.
+            value = np.pad(value, widths, constant_values=float(name == "scales"))
+        padded[name] = value
+    return padded
+
+
+def padded_entries(sites, n_real, covariance_type, *, xp=np):
+    """Which entries of one chain's site values belong to padded components.
+
+    Parameters
+    ----------
+    sites : dict of array
+        Unconstrained site values of one chain (no chain axis).
+    n_real : int or array
+        How many leading components are real.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    xp : module, default=numpy
+
+    Returns
+    -------
+    padded : dict of bool array
+        Shaped as ``sites``.
+    """
+    padded = {}
+    for name, value in sites.items():
+        if _per_component(name, covariance_type):
+            n_kept = n_real - (name == "weight_sticks")
+            index = xp.arange(value.shape[0]).reshape((-1,) + (1,) * (value.ndim - 1))
+            padded[name] = xp.broadcast_to(index >= n_kept, value.shape)
+        else:
+            padded[name] = xp.zeros(value.shape, dtype=bool)
+    return padded
+
+
+def real_components(samples, n_components, covariance_type):
+    """Draws of the first ``n_components`` (the real ones) of every site.
+
+    Parameters
+    ----------
+    samples : dict of ndarray
+        Draws with leading (chain, draw) axes, padded components included.
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+
+    Returns
+    -------
+    samples : dict of ndarray
+    """
+    real = {}
+    for name, value in samples.items():
+        if _per_component(name, covariance_type):
+            value = value[:, :, : n_components - (name == "weight_sticks")]
+        real[name] = value
+    return real
 
 
 def to_mixture(samples, *, covariance_type, reg_covar, component_root=None):

@@ -70,11 +70,15 @@ def random_covariances(rng, covariance_type, n_components, n_features, lead=()):
 
 
 def model_hyper(centers, weight_concentration=0.5, covariance_type="full"):
-    """The prior hyper-parameters the estimator's defaults pass to the model."""
+    """The prior hyper-parameters the estimator's defaults pass to the model.
+
+    Every component is real (none padded).
+    """
     from skbayesmix._covariance import typed_covariance
 
     n_features = centers.shape[1]
     return {
+        "component_mask": np.ones(len(centers)),
         "weight_concentration": weight_concentration,
         "mean_prior_loc": centers,
         "mean_prior_scale": 1.0,

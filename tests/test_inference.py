@@ -20,6 +20,7 @@ jax = pytest.importorskip("jax")
 from skbayesmix import _inference, _program_cache  # noqa: E402
 from skbayesmix._model import ROW_BLOCK  # noqa: E402
 from skbayesmix._settings import n_unconstrained_parameters  # noqa: E402
+from skbayesmix._sites import padded_entries  # noqa: E402
 
 # These tests only count programs and shapes: conftest.TINY.
 
@@ -81,17 +82,21 @@ def test_refit_reuses_compiled_sampler(monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_grid_search_compiles_once_per_n_components(monkeypatch):
+def test_grid_search_compiles_once_per_covariance_type(monkeypatch):
     monkeypatch.setenv("SKBAYESMIX_CACHE_DIR", "off")  # count compilations
     X, _ = make_blobs(n_samples=128, centers=2, random_state=0)
     monkeypatch.setattr(_program_cache, "_in_memory", OrderedDict())
     skbayesmix.reset_compilation_stats()
     search = GridSearchCV(
-        BayesianGMM(**TINY), {"n_components": [1, 2]}, cv=5, error_score="raise"
+        BayesianGMM(**TINY),
+        {"n_components": [1, 3], "covariance_type": ["full", "diag"]},
+        cv=5, error_score="raise",
     )
     search.fit(X)
     stats = skbayesmix.compilation_stats()
-    assert stats["fits"] == 2 * 5 + 1
+    assert stats["fits"] == 2 * 2 * 5 + 1
+    # K = 1 and 3 share the sampler of their bucket (8 components), and the
+    # folds (102 or 103 rows) and the refit (128) one size bucket of rows.
     assert stats["compilations"] == 2
 
 
@@ -133,6 +138,66 @@ def test_chain_methods_run(chain_method):
     assert np.ptp(means[0], axis=0).max() > 0
 
 
+
+
+@pytest.mark.parametrize("weights", ["simplex", "softmax"])
+def test_padded_components_never_move(weights):
+    # Two real components run by a sampler of five.
+    X, centers, start, rng = kmeans_problem(60, 2, "full")
+    chains = jittered_chain_values(
+        start, covariance_type="full", num_chains=2, random_state=rng
+    )
+    settings = _inference.SamplerSettings(40, 20, 2, "sequential", 0.8, 6, True)
+    structure = _inference.ModelStructure(5, "full", weights, "wishart")
+    sampler = _inference.ChainSampler(
+        X, chains, empty=np.zeros(2, bool), prior=model_hyper(centers),
+        structure=structure, settings=settings, seed=0,
+    )
+    sampler.run()
+    weights_draws, means, covariances = sampler.result().mixture
+    assert weights_draws.shape == (2, 20, 2) and means.shape == (2, 20, 2, 2)
+    assert covariances.shape == (2, 20, 2, 2, 2)
+    np.testing.assert_allclose(weights_draws.sum(axis=-1), 1.0, rtol=1e-5)
+    for state in sampler._states:
+        z = jax.tree.map(lambda leaf: np.asarray(leaf)[0], state.z)
+        padded = padded_entries(z, 2, "full")
+        for name, value in z.items():
+            assert np.all(value[padded[name]] == 0.0), name
+        # Their metric is zero, the real coordinates' is not.
+        flat = np.concatenate([padded[name].ravel() for name in sorted(z)])
+        metric = np.asarray(state.adapt_state.inverse_mass_matrix)[0]
+        assert np.all(metric[flat][:, flat] == 0) and np.all(metric[:, flat] == 0)
+        assert np.all(np.diag(metric)[~flat] > 0)
+    # The real components' draws move.
+    assert np.ptp(means[0], axis=0).min() > 0
+
+
+def test_padded_and_unpadded_samplers_draw_the_same_posterior(monkeypatch):
+    from skbayesmix import _settings
+
+    X, _ = make_blobs(n_samples=120, centers=2, cluster_std=1.5, random_state=3)
+    fits = []
+    for max_work in (_settings.MAX_PADDED_WORK, 0):
+        monkeypatch.setattr(_settings, "MAX_PADDED_WORK", max_work)
+        gmm = BayesianGMM(
+            2, num_warmup=300, num_samples=500, dense_mass=False, random_state=0
+        ).fit(X)
+        assert gmm.converged_
+        fits.append(gmm)
+    padded, unpadded = fits
+    assert padded._settings.sampled_components == 8
+    assert unpadded._settings.sampled_components == 2
+    for name in ("weights", "means", "covariances"):
+        moments = []
+        for gmm in fits:
+            draws = gmm.posterior_samples_[name]
+            draws = draws.reshape((-1,) + draws.shape[2:])
+            ess = gmm.diagnostics_["ess_bulk"][name]
+            moments.append((draws.mean(0), draws.std(0), draws.std(0) / np.sqrt(ess)))
+        (mean_p, sd_p, se_p), (mean_u, sd_u, se_u) = moments
+        # Posterior means within 4 Monte Carlo standard errors, spreads within 15%.
+        assert np.all(np.abs(mean_p - mean_u) <= 4 * np.hypot(se_p, se_u)), name
+        np.testing.assert_allclose(sd_p, sd_u, rtol=0.15)
 
 
 def test_least_recently_used_programs_are_dropped(monkeypatch):

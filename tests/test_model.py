@@ -111,6 +111,91 @@ def test_padding_with_mask_leaves_potential_energy_unchanged(covariance_type):
     assert abs(float(energy_fn(unmasked, z)) - energy) > 1.0
 
 
+def _random_sites(model, args, rng):
+    """Random unconstrained values of every sample site of ``model``."""
+    from numpyro.infer.util import initialize_model
+
+    sites = initialize_model(
+        jax.random.key(0), model, model_args=args, dynamic_args=False
+    ).param_info.z
+    return {
+        name: jnp.asarray(rng.standard_normal(value.shape), jnp.float32)
+        for name, value in sites.items()
+    }
+
+
+@pytest.mark.parametrize("weights", ["simplex", "gamma", "softmax"])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_padded_components_leave_the_real_posterior_unchanged(
+    covariance_type, weights
+):
+    """Padded density = real density x standard normal of the padding, exactly."""
+    from numpyro.infer.util import constrain_fn, potential_energy
+
+    from skbayesmix._prior import padded_hyperparameters
+
+    n_real, n_sampled = 3, 5
+    X, centers, _, rng = kmeans_problem(80, n_real, covariance_type)
+    structure = dict(covariance_type=covariance_type, weight_parameterization=weights)
+    real_model = functools.partial(gmm_model, n_components=n_real, **structure)
+    padded_model = functools.partial(gmm_model, n_components=n_sampled, **structure)
+    hyper = model_hyper(centers, covariance_type=covariance_type)
+    data = (jnp.asarray(X, jnp.float32), jnp.ones(len(X)))
+    real_args = data + (hyper,)
+    padded_args = data + (padded_hyperparameters(hyper, n_sampled),)
+    energy = jax.jit(lambda model, args, z: potential_energy(model, args, {}, z),
+                     static_argnums=0)
+    for _ in range(3):
+        padded_z = _random_sites(padded_model, padded_args, rng)
+        real_z, padding = {}, 0.0
+        for name, value in padded_z.items():
+            n_kept = {"weight_sticks": n_real - 1}.get(name, n_real)
+            if value.shape[0] == n_sampled - (name == "weight_sticks"):
+                padding += 0.5 * float(jnp.sum(value[n_kept:] ** 2))
+                value = value[:n_kept]
+            real_z[name] = value
+        assert padding > 0
+        real_energy = float(energy(real_model, real_args, real_z))
+        padded_energy = float(energy(padded_model, padded_args, padded_z))
+        assert_allclose(padded_energy, real_energy + padding, rtol=1e-5)
+        recorded = constrain_fn(
+            padded_model, padded_args, {}, padded_z, return_deterministic=True
+        )
+        assert_allclose(float(recorded["padding_log_density"]), -padding, rtol=1e-5)
+        assert_array_equal(np.asarray(recorded["weights"])[n_real:], 0.0)
+        gradient = jax.grad(lambda z: potential_energy(
+            padded_model, padded_args, {}, z
+        ))(padded_z)
+        assert all(np.all(np.isfinite(g)) for g in gradient.values())
+
+
+def test_stick_breaking_weights_are_numpyros_dirichlet():
+    """The model's stick-breaking density is NumPyro's Dirichlet site's."""
+    import numpyro
+    from numpyro.infer.util import potential_energy
+
+    from skbayesmix._model import _sample_log_weights
+
+    alpha, k = 0.7, 5
+
+    def ours():
+        _sample_log_weights(alpha, k, "simplex", 100.0, jnp.ones(k, bool))
+
+    def numpyros():
+        numpyro.sample("weight_sticks", dist.Dirichlet(alpha * jnp.ones(k)))
+
+    rng = np.random.RandomState(1)
+    differences = []
+    for _ in range(5):
+        sticks = {"weight_sticks": jnp.asarray(3 * rng.standard_normal(k - 1))}
+        differences.append(
+            float(potential_energy(ours, (), {}, sticks))
+            - float(potential_energy(numpyros, (), {}, sticks))
+        )
+    # Equal up to the Dirichlet's normalising constant.
+    assert np.ptp(differences) < 1e-4
+
+
 @pytest.mark.parametrize("n_samples", [100, 3 * ROW_BLOCK])
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_mixture_log_likelihood_matches_scipy(n_samples, covariance_type):
@@ -210,7 +295,7 @@ def test_softmax_weight_prior_is_dirichlet(concentration):
     k, n_obs = 4, 200.0
 
     def model():
-        _sample_log_weights(concentration, k, "softmax", n_obs)
+        _sample_log_weights(concentration, k, "softmax", n_obs, jnp.ones(k, bool))
 
     def to_free(t):
         # The bijection R^k -> (w_1, ..., w_{k-1}, log sum_k e^{u_k}).
@@ -255,9 +340,17 @@ def test_init_sites_per_weight_parameterization():
     )
     prior = model_hyper(centers)
     simplex = _init(chains, prior)
-    assert set(simplex) == set(chains) - {"means"} | {"mean_offsets"}
-    for name in set(chains) - {"means"}:
+    assert set(simplex) == set(chains) - {"means", "weights"} | {
+        "mean_offsets", "weight_sticks"
+    }
+    for name in set(chains) - {"means", "weights"}:
         assert_array_equal(simplex[name], chains[name])
+    # The sticks are those of NumPyro's transform.
+    stick_breaking = dist.transforms.StickBreakingTransform()
+    assert_allclose(
+        np.asarray(stick_breaking(jnp.asarray(simplex["weight_sticks"]))),
+        chains["weights"], rtol=1e-5,
+    )
     gamma = _init(chains, prior, "gamma")
     assert "weights" not in gamma
     assert_allclose(np.exp(gamma["log_gamma_weights"]), chains["weights"])
@@ -371,6 +464,7 @@ def _prior_draws(covariance_type, dof, prior_scale, n_features=3, seed=0):
         covariance_prior="wishart",
     )
     hyper = {
+        "component_mask": jnp.ones(n_components),
         "weight_concentration": 1.0,
         "mean_prior_loc": jnp.zeros((n_components, n_features)),
         "mean_prior_scale": 1.0,

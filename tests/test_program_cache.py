@@ -19,7 +19,7 @@ pytest.importorskip("jax")
 
 from skbayesmix import _program_cache  # noqa: E402
 
-# A structure no other test compiles (so clearing it from memory is harmless).
+# A structure few other tests compile (clearing it from memory is harmless).
 PARAMS = dict(n_components=3, covariance_type="spherical", **TINY)
 
 
@@ -29,10 +29,13 @@ def _data():
 
 
 def _fit():
-    """Fit PARAMS with its compiled sampler forgotten by this process."""
+    """Fit PARAMS with its compiled sampler forgotten by this process.
+
+    (Its sampler is that of every K up to 8, spherical.)
+    """
     for key in list(_program_cache._in_memory):
         structure = key[0]
-        if (structure.n_components, structure.covariance_type) == (3, "spherical"):
+        if (structure.n_components, structure.covariance_type) == (8, "spherical"):
             del _program_cache._in_memory[key]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)  # short chains

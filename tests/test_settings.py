@@ -6,9 +6,11 @@ from skbayesmix import BayesianGMM
 from skbayesmix._covariance import COVARIANCE_TYPES, n_parameters
 from skbayesmix._settings import (
     OVERFITTED_CONCENTRATION,
+    component_bucket,
     is_overfitted,
     n_unconstrained_parameters,
     resolve,
+    sampled_components,
 )
 
 
@@ -28,11 +30,11 @@ def test_unconstrained_parameters_add_one_for_free_weights(covariance_type):
 
 
 def test_auto_settings_follow_the_regime():
-    sparse = resolve(BayesianGMM(10, weight_concentration=1e-3), n_features=2)
+    sparse = resolve(BayesianGMM(10, weight_concentration=1e-3), 500, 2)
     assert sparse.overfitted
     assert sparse.init_params == "bic"
     assert sparse.weight_parameterization == "softmax"
-    default = resolve(BayesianGMM(3), n_features=2)
+    default = resolve(BayesianGMM(3), 500, 2)
     assert not default.overfitted
     assert default.init_params == "kmeans"
     assert default.weight_parameterization == "simplex"
@@ -44,24 +46,49 @@ def test_explicit_settings_are_kept():
             3, weight_concentration=1e-3, init_params="bgmm",
             weight_parameterization="gamma", dense_mass=False,
         ),
-        n_features=2,
+        500, 2,
     )
     assert settings.overfitted
     assert settings.init_params == "bgmm"
     assert settings.weight_parameterization == "gamma"
     assert settings.dense_mass is False
-    assert resolve(BayesianGMM(4, dense_mass=True), 10).dense_mass is True
+    assert resolve(BayesianGMM(4, dense_mass=True), 500, 10).dense_mass is True
 
 
 def test_auto_dense_mass_counts_the_sampled_dimension():
-    # K=8, D=2 'full': 47 parameters, a 200-draw window with num_warmup=500.
-    assert resolve(BayesianGMM(8), n_features=2).dense_mass is True
-    # K=4, D=10 'full': 263 parameters; 'diag': 84.
-    assert resolve(BayesianGMM(4), n_features=10).dense_mass is False
-    assert resolve(BayesianGMM(4, covariance_type="diag"), 10).dense_mass is True
+    # K=8, D=2 'full' on too many rows to pad: 47 parameters, a 200-draw
+    # window with num_warmup=500.
+    assert resolve(BayesianGMM(8), 100_000, 2).dense_mass is True
+    # K=4, D=10 'full', 100,000 rows (too many to pad): 263 parameters; 'diag': 84.
+    assert resolve(BayesianGMM(4), 100_000, 10).dense_mass is False
+    assert resolve(BayesianGMM(4, covariance_type="diag"), 100_000, 10).dense_mass
     # The window is a function of num_warmup.
-    assert resolve(BayesianGMM(4, num_warmup=2000), 10).dense_mass is True
-    assert resolve(BayesianGMM(8, num_warmup=15), 2).dense_mass is False
+    assert resolve(BayesianGMM(4, num_warmup=2000), 100_000, 10).dense_mass is True
+    assert resolve(BayesianGMM(8, num_warmup=15), 100_000, 2).dense_mass is False
+    # Padded components count: K=2, D=2 'full' on 500 rows runs 8 components,
+    # 47 parameters (11 unpadded), more than the 25-draw window of 150 warm-up.
+    padded = resolve(BayesianGMM(2, num_warmup=150), 500, 2)
+    assert padded.sampled_components == 8
+    assert padded.dense_mass is False
+    unpadded = resolve(BayesianGMM(2, num_warmup=150), 1_000_000, 2)
+    assert unpadded.sampled_components == 2
+    assert unpadded.dense_mass is True
+
+
+def test_components_are_padded_to_a_bucket_on_small_problems():
+    assert [component_bucket(k) for k in (1, 8, 9, 12, 13, 17, 25, 40)] == [
+        8, 8, 12, 12, 16, 24, 32, 48
+    ]
+    # Small data: every K up to the bucket shares one sampler.
+    for n_components in range(1, 9):
+        assert sampled_components(n_components, 500, 2, "wishart") == 8
+    assert sampled_components(10, 500, 2, "wishart") == 12
+    # The NumPyro tutorial's prior is never padded; neither is large data.
+    assert sampled_components(3, 500, 2, "lkj") is None
+    assert sampled_components(3, 100_000, 2, "lkj") is None
+    assert sampled_components(3, 100_000, 2, "wishart") is None
+    assert sampled_components(3, 569, 30, "wishart") == 8
+    assert sampled_components(3, 5000, 30, "wishart") is None
 
 
 # r_hat_threshold: appended here while the top of the file is being edited;
