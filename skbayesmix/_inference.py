@@ -288,6 +288,8 @@ class ChainSampler:
 
     Attributes
     ----------
+    n_components : int
+        The real components (the others of ``structure`` are padding).
     iterations : ndarray of shape (num_chains,)
         Post-warm-up iterations of each chain since its last (re)start.
     restarts : ndarray of shape (num_chains,)
