@@ -102,19 +102,24 @@ def _run_chains_program(
     init_kernel, sample_kernel = hmc(potential_fn_gen=_potential_fn_gen(model))
     n_real = jnp.sum(hyper["component_mask"] > 0)
 
+    def moving(z):
+        return _moving_coordinates(z, n_real, structure.covariance_type)
+
     def start(chain_key, chain_init):
         # Also configures the kernel (warm-up length, tree depth) for resumed chains.
         state = _initial_state(
             init_kernel, model, model_args, settings, chain_key, chain_init
         )
-        return _freeze_padding(state, n_real, structure.covariance_type)
+        return _freeze_padding(state, moving(state.z))
 
     def warm_up(state):
+        keep = moving(state.z)
+
         def warm_step(carry, _):
             state, divergences, n_steps = carry
             state = sample_kernel(state, model_args=model_args)
             # Adaptation may have set a new metric.
-            state = _freeze_padding(state, n_real, structure.covariance_type)
+            state = _freeze_padding(state, keep)
             return (
                 state,
                 divergences + state.diverging.astype(jnp.int32),
@@ -187,8 +192,16 @@ def _run_chains_program(
     return draws, stats, state
 
 
-def _freeze_padding(state, n_real, covariance_type):
+def _moving_coordinates(z, n_real, covariance_type):
+    """Return 1.0 for the real components' coordinates in raveled ``z``, 0.0 else."""
+    padded = padded_entries(z, n_real, covariance_type, xp=jnp)
+    return 1.0 - jax.flatten_util.ravel_pytree(padded)[0].astype(jnp.float32)
+
+
+def _freeze_padding(state, keep):
     """Give the padded components' coordinates a zero inverse mass: they never move.
+
+    ``keep`` is :func:`_moving_coordinates` of the state's ``z``.
 
     With zero inverse mass (and zero mass-matrix square root, so their momentum
     is drawn as zero) a coordinate keeps its starting value and takes no part
@@ -201,8 +214,6 @@ def _freeze_padding(state, n_real, covariance_type):
     noisy (12.3 steps). Frozen, their adapted metric entries come out zero
     anyway: a coordinate that never moves has no covariance with the others.
     """
-    padded = padded_entries(state.z, n_real, covariance_type, xp=jnp)
-    keep = 1.0 - jax.flatten_util.ravel_pytree(padded)[0].astype(jnp.float32)
     adapt = state.adapt_state
     if adapt.inverse_mass_matrix.ndim == 2:
         keep = keep[:, None] * keep[None, :]

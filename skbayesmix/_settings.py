@@ -96,15 +96,15 @@ def sampled_components(n_components, n_samples, n_features, covariance_prior):
     """How many components the sampler runs, padding included.
 
     The bucket of ``n_components`` (:func:`component_bucket`) with the
-    'wishart' prior while the padded likelihood stays cheap, else None (exactly
-    ``n_components``, a sampler of its own).
+    'wishart' prior while the padded likelihood stays cheap, else exactly
+    ``n_components`` (a sampler of its own).
     """
     from skbayesmix._inference import padded_size
 
     bucket = component_bucket(n_components)
     work = padded_size(n_samples) * n_features * bucket
     if covariance_prior != "wishart" or work > MAX_PADDED_WORK:
-        return None
+        return n_components
     return bucket
 
 
@@ -133,8 +133,8 @@ def resolve(estimator, n_samples, n_features):
     settings : ResolvedSettings
         ``init_params`` is 'bic' for overfitted mixtures, else 'kmeans';
         ``weight_parameterization`` 'softmax' for overfitted mixtures, else
-        'simplex'; ``sampled_components`` as :func:`sampled_components`
-        (``n_components`` when that is None); ``dense_mass`` as
+        'simplex'; ``sampled_components`` as :func:`sampled_components`;
+        ``dense_mass`` as
         :func:`skbayesmix._inference.default_dense_mass` on the sampled
         dimension, padded components included, so that every K of a bucket
         shares one sampler.
@@ -149,8 +149,6 @@ def resolve(estimator, n_samples, n_features):
     n_sampled = sampled_components(
         estimator.n_components, n_samples, n_features, estimator.covariance_prior
     )
-    if n_sampled is None:
-        n_sampled = estimator.n_components
     dense_mass = estimator.dense_mass
     if dense_mass == "auto":
         from skbayesmix._inference import default_dense_mass
