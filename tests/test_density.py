@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 from sklearn.mixture import GaussianMixture
 from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
-from skbayesmix import _density, _threadpool
+from skbayesmix import _compiled_density, _density, _threadpool
 from skbayesmix._covariance import COVARIANCE_TYPES, precision_cholesky
 from skbayesmix._density import (
     MixtureDraws,
@@ -192,3 +192,118 @@ def test_far_outliers_stay_finite():
     assert np.all(np.isfinite(log_density))
     assert log_density[0] < -1e5
     assert_allclose(posterior_memberships(X, draws).sum(axis=1), 1.0, rtol=1e-12)
+
+
+# ------------------------------------------------ the compiled predictive path
+
+
+def _compiled_and_numpy(monkeypatch, function, X, draws):
+    """``function`` through the NumPy loop and through the compiled program."""
+    in_numpy = function(X, draws)
+    monkeypatch.setattr(_density, "MIN_COMPILED_WORK", 0)
+    compiled = function(X, draws)
+    monkeypatch.undo()
+    return compiled, in_numpy
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_compiled_predictive_equals_numpy(monkeypatch, covariance_type):
+    # Draws of unequal averaging weight, more draws and rows than one compiled
+    # call takes (both padded), a
+    # component with weight zero in some draws and a far outlier.
+    rng = np.random.RandomState(8)
+    n_draws = _compiled_density.DRAW_BLOCK + 7
+    draws, _ = _random_draws(rng, covariance_type, n_draws=n_draws)
+    weights = draws.weights.copy()
+    weights[::3, 1] = 0.0
+    weights /= weights.sum(axis=1, keepdims=True)
+    draws = draws._replace(
+        weights=weights, draw_weights=rng.dirichlet(np.ones(n_draws))
+    )
+    n_rows = _compiled_density.ROW_BLOCK * _compiled_density.ROW_BLOCKS_PER_CALL + 5
+    X = 4 * rng.standard_normal((n_rows, N_FEATURES))
+    X[0] = [1e4, -1e4]
+    for function in (predictive_memberships, log_predictive_density):
+        compiled, in_numpy = _compiled_and_numpy(monkeypatch, function, X, draws)
+        assert compiled.dtype == np.float64
+        assert_allclose(compiled, in_numpy, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_predictive_in_several_calls_over_draws(monkeypatch):
+    # More draws than one compiled call takes: the running sums carry over.
+    monkeypatch.setattr(_compiled_density, "DRAW_BLOCK", 8)
+    rng = np.random.RandomState(9)
+    draws, _ = _random_draws(rng, "full", n_draws=21)
+    X = 3 * rng.standard_normal((40, N_FEATURES))
+    calls = _compiled_density._draw_calls(np.zeros((21, N_COMPONENTS, 6)))
+    assert [call.shape for call in calls] == [(N_COMPONENTS, 8, 6)] * 3
+    compiled = _compiled_density.predictive_log_joint(
+        X, draws._replace(draw_weights=np.full(21, 1 / 21))
+    )
+    assert_allclose(compiled, _density._numpy_predictive_log_joint(X, draws),
+                    rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_predictive_keeps_precision_of_narrow_components(monkeypatch):
+    # Components a million times narrower than their distance from the origin:
+    # the quadratic expansion is taken about each component's centre, so the
+    # log densities near it keep their digits.
+    rng = np.random.RandomState(10)
+    n_draws = 30
+    centres = np.array([[1e3, -2e3], [1e3 + 1e-2, -2e3], [-5e2, 7e2]])
+    means = centres + 1e-5 * rng.standard_normal((n_draws, N_COMPONENTS, N_FEATURES))
+    covariances = np.broadcast_to(
+        np.diag([1e-6, 4e-6]), (n_draws, N_COMPONENTS, N_FEATURES, N_FEATURES)
+    )
+    draws = MixtureDraws(
+        weights=rng.dirichlet(np.ones(N_COMPONENTS), size=n_draws),
+        means=means,
+        precisions_cholesky=precision_cholesky(covariances, "full"),
+        covariance_type="full",
+    )
+    X = centres[rng.randint(N_COMPONENTS, size=200)] + 1e-3 * rng.standard_normal(
+        (200, N_FEATURES)
+    )
+    for function in (predictive_memberships, log_predictive_density):
+        compiled, in_numpy = _compiled_and_numpy(monkeypatch, function, X, draws)
+        assert_allclose(compiled, in_numpy, rtol=1e-9, atol=1e-9)
+
+
+def test_compiled_predictive_leaves_jax_in_float32():
+    # float64 is a thread-local setting of the compiled path only.
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.RandomState(11)
+    draws, _ = _random_draws(rng, "diag", n_draws=5)
+    _compiled_density.predictive_log_joint(
+        rng.standard_normal((10, N_FEATURES)),
+        draws._replace(draw_weights=np.full(5, 0.2)),
+    )
+    assert not jax.config.jax_enable_x64
+    assert jnp.zeros(1).dtype == jnp.float32
+
+
+def test_compiled_predictive_when_later_draws_dwarf_the_running_total(monkeypatch):
+    # Later calls shift their terms by the running total; a far row whose
+    # terms grow by more than exp's range (here from about -5e4 to -2e2)
+    # overflows that shift and must be summed again from the block's maximum.
+    monkeypatch.setattr(_compiled_density, "DRAW_BLOCK", 2)
+    rng = np.random.RandomState(12)
+    n_draws = 6
+    covariances = np.empty((n_draws, N_COMPONENTS, N_FEATURES))
+    covariances[:2] = 1e-2
+    covariances[2:] = 4.0
+    draws = MixtureDraws(
+        weights=rng.dirichlet(np.ones(N_COMPONENTS), size=n_draws),
+        means=0.1 * rng.standard_normal((n_draws, N_COMPONENTS, N_FEATURES)),
+        precisions_cholesky=precision_cholesky(covariances, "diag"),
+        covariance_type="diag",
+    )
+    X = np.array([[30.0, -20.0], [0.0, 0.1], [-25.0, 5.0]])
+    compiled = _compiled_density.predictive_log_joint(
+        X, draws._replace(draw_weights=np.full(n_draws, 1 / n_draws))
+    )
+    in_numpy = _density._numpy_predictive_log_joint(X, draws)
+    assert in_numpy[0].max() > -300
+    assert_allclose(compiled, in_numpy, rtol=1e-12, atol=1e-12)

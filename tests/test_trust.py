@@ -13,7 +13,7 @@ from sklearn.datasets import load_iris, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from skbayesmix import BayesianGMM
+from skbayesmix import BayesianGMM, _density
 from skbayesmix._covariance import correlate_noise
 from skbayesmix._diagnostics import n_effective_components
 
@@ -33,7 +33,13 @@ def blobs_fit():
     return X, _fit(BayesianGMM(n_components=3, **FAST), X)
 
 
-def test_predict_proba_is_the_posterior_predictive_membership(blobs_fit):
+@pytest.mark.parametrize("compiled", [False, True])
+def test_predict_proba_is_the_posterior_predictive_membership(
+    blobs_fit, compiled, monkeypatch
+):
+    # Small inputs run in NumPy, large ones in a compiled program: both exact.
+    if compiled:
+        monkeypatch.setattr(_density, "MIN_COMPILED_WORK", 0)
     X, gmm = blobs_fit
     assert gmm.diagnostics_["n_modes"] == 1
     grid = np.random.RandomState(0).uniform(-10, 12, size=(200, 2))
