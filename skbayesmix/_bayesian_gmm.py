@@ -18,6 +18,7 @@ from skbayesmix._base import BaseBayesianMixture
 from skbayesmix._covariance import COVARIANCE_TYPES
 from skbayesmix._initialization import choose_start, jittered_chain_values
 from skbayesmix._prior import model_hyperparameters
+from skbayesmix._progress import progress_line
 from skbayesmix._settings import AUTO_MAX_ROUNDS
 
 
@@ -205,7 +206,9 @@ class BayesianGMM(BaseBayesianMixture):
         :meth:`sample`. An int gives identical fits.
 
     verbose : int, default=0
-        0 prints nothing; 1 prints a summary of the fit and its diagnostics.
+        0 prints nothing; 1 shows a progress line on ``sys.stderr`` while the
+        chains run (phase, iterations, rate and time left; rewritten in place
+        on a terminal) and prints a summary of the fit and its diagnostics.
 
     Attributes
     ----------
@@ -554,5 +557,6 @@ class BayesianGMM(BaseBayesianMixture):
             structure=structure,
             settings=settings,
             seed=int(rng.randint(np.iinfo(np.int32).max)),
+            progress=progress_line(self),
         )
 

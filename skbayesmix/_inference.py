@@ -30,6 +30,7 @@ from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 from skbayesmix import _program_cache
 from skbayesmix._model import gmm_model
 from skbayesmix._prior import padded_hyperparameters
+from skbayesmix._progress import FIRST_CALL_ITERATIONS, next_call_iterations
 from skbayesmix._sites import (
     init_sites,
     pad_sites,
@@ -87,54 +88,62 @@ def _potential_fn_gen(model):
 
 
 def _run_chains_program(
-    keys, init_values, states, fresh, X, mask, hyper, structure, settings
+    keys, init_values, states, buffers, restart, warmup_length, start, stop, finish,
+    X, mask, hyper, structure, settings,
 ):
-    """Run one round of every chain: warm-up then draws, or draws after ``states``.
+    """Run iterations ``start`` to ``stop`` of every chain's round.
 
-    A chain with ``fresh`` True starts at its ``init_values``, adapts for
-    ``num_warmup`` iterations and draws ``num_samples``; otherwise it resumes
-    from its HMC state in ``states`` (adaptation over, step size and mass
-    matrix kept) and draws ``num_samples`` more. One program serves the first
-    round, restarts and continuations.
+    A chain's round is ``warmup_length`` warm-up iterations (``num_warmup`` for
+    a chain started afresh, 0 for one that resumes with its adaptation over)
+    followed by ``num_samples`` draws. A round runs in one call, or in several
+    calls over consecutive ranges (between which progress is reported): the
+    iterations, hence the draws, are the same either way. A chain with
+    ``restart`` True first starts at its ``init_values`` (its first call of a
+    round from scratch); otherwise it goes on from its HMC state in
+    ``states``. ``buffers`` carry the round's unconstrained draws, their
+    statistics and the warm-up's divergences and leapfrog steps from call to
+    call; with ``finish`` True the draws are also mapped to the model's sites.
+    One program serves first rounds, restarts and continuations.
     """
     model = functools.partial(gmm_model, **structure._asdict())
     model_args = (X, mask, hyper)
     init_kernel, sample_kernel = hmc(potential_fn_gen=_potential_fn_gen(model))
     n_real = jnp.sum(hyper["component_mask"] > 0)
 
-    def moving(z):
-        return _moving_coordinates(z, n_real, structure.covariance_type)
-
-    def start(chain_key, chain_init):
+    def begin(chain_key, chain_init):
         # Also configures the kernel (warm-up length, tree depth) for resumed chains.
         state = _initial_state(
             init_kernel, model, model_args, settings, chain_key, chain_init
         )
-        return _freeze_padding(state, moving(state.z))
+        return _freeze_padding(state, _moving_coordinates(
+            state.z, n_real, structure.covariance_type
+        ))
 
-    def warm_up(state):
-        keep = moving(state.z)
+    def constrain(z_draws):
+        return jax.vmap(
+            lambda z: constrain_fn(model, model_args, {}, z, return_deterministic=True)
+        )(z_draws)
 
-        def warm_step(carry, _):
-            state, divergences, n_steps = carry
-            state = sample_kernel(state, model_args=model_args)
-            # Adaptation may have set a new metric.
-            state = _freeze_padding(state, keep)
-            return (
-                state,
-                divergences + state.diverging.astype(jnp.int32),
-                n_steps + state.num_steps.astype(jnp.int32),
-            ), None
-
-        zero = jnp.zeros((), jnp.int32)
-        carry, _ = lax.scan(
-            warm_step, (state, zero, zero), None, length=settings.num_warmup
+    def run_chain(args):
+        (chain_key, chain_init, state, buffer, is_restart, n_warmup, first, last,
+         done) = args
+        state = lax.cond(
+            is_restart, lambda _: begin(chain_key, chain_init), lambda old: old, state
         )
-        return carry
+        # Padded coordinates never move: after the kernel's metric adaptation
+        # their entries are zeroed again (a no-op once warm-up is over).
+        keep = _moving_coordinates(state.z, n_real, structure.covariance_type)
 
-    def draw(state):
-        def step(state, _):
-            state = sample_kernel(state, model_args=model_args)
+        def iteration(index, carry):
+            state, buffer = carry
+            state = _freeze_padding(sample_kernel(state, model_args=model_args), keep)
+            position = index - n_warmup
+            is_draw = position >= 0
+            row = jnp.maximum(position, 0)
+
+            def record(values, value):
+                return values.at[row].set(jnp.where(is_draw, value, values[row]))
+
             stats = {
                 "diverging": state.diverging,
                 "n_steps": state.num_steps,
@@ -143,53 +152,34 @@ def _run_chains_program(
                 "energy": state.energy,
                 "lp": -state.potential_energy,
             }
-            return state, (state.z, stats)
+            in_warmup = jnp.logical_not(is_draw).astype(jnp.int32)
+            return state, {
+                "z": jax.tree.map(record, buffer["z"], state.z),
+                "stats": jax.tree.map(record, buffer["stats"], stats),
+                "warmup_divergences": buffer["warmup_divergences"]
+                + in_warmup * state.diverging.astype(jnp.int32),
+                "warmup_n_steps": buffer["warmup_n_steps"]
+                + in_warmup * state.num_steps.astype(jnp.int32),
+            }
 
-        state, (z_draws, stats) = lax.scan(
-            step, state, None, length=settings.num_samples
-        )
-        draws = jax.vmap(
-            lambda z: constrain_fn(model, model_args, {}, z, return_deterministic=True)
-        )(z_draws)
-        return draws, stats, state
-
-    if settings.chain_method == "vectorized":
-        # Under vmap a per-chain condition would run both branches: warm up
-        # all chains, or none, and keep the warmed-up state of fresh ones.
-        no_warmup = jnp.zeros(fresh.shape, jnp.int32)
-        warmed, divergences, n_steps = lax.cond(
-            jnp.any(fresh),
-            jax.vmap(warm_up),
-            lambda initial: (initial, no_warmup, no_warmup),
-            jax.vmap(start)(keys, init_values),
-        )
-        state = jax.tree.map(
-            lambda new, old: jnp.where(
-                fresh.reshape(fresh.shape + (1,) * (new.ndim - 1)), new, old
+        state, buffer = lax.fori_loop(first, last, iteration, (state, buffer))
+        draws = lax.cond(
+            done,
+            constrain,
+            lambda z: jax.tree.map(
+                lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(constrain, z)
             ),
-            warmed,
-            states,
+            buffer["z"],
         )
-        draws, stats, state = jax.vmap(draw)(state)
-    else:
+        return draws, state, buffer
 
-        def run_one_chain(args):
-            chain_key, chain_init, state_in, is_fresh = args
-            zero = jnp.zeros((), jnp.int32)
-            state, chain_divergences, chain_n_steps = lax.cond(
-                is_fresh,
-                warm_up,
-                lambda initial: (state_in, zero, zero),
-                start(chain_key, chain_init),
-            )
-            return (*draw(state), chain_divergences, chain_n_steps)
-
-        draws, stats, state, divergences, n_steps = lax.map(
-            run_one_chain, (keys, init_values, states, fresh)
-        )
-    stats["warmup_divergences"] = divergences
-    stats["warmup_n_steps"] = n_steps
-    return draws, stats, state
+    args = (
+        keys, init_values, states, buffers, restart, warmup_length, start, stop,
+        finish,
+    )
+    if settings.chain_method == "vectorized":
+        return jax.vmap(run_chain)(args)
+    return lax.map(run_chain, args)
 
 
 def _moving_coordinates(z, n_real, covariance_type):
@@ -237,8 +227,8 @@ def _initial_state(init_kernel, model, model_args, settings, chain_key, chain_in
     )
 
 
-def _empty_states(keys, init_values, X, mask, hyper, structure, settings):
-    """Zero HMC states shaped as the program's, the input of a first round."""
+def _empty_round(keys, init_values, X, mask, hyper, structure, settings):
+    """Zero HMC states and round buffers shaped as the program's inputs."""
 
     def initial_states(keys, init_values, X, mask, hyper):
         model = functools.partial(gmm_model, **structure._asdict())
@@ -249,8 +239,32 @@ def _empty_states(keys, init_values, X, mask, hyper, structure, settings):
             )
         )(keys, init_values)
 
-    shapes = jax.eval_shape(initial_states, keys, init_values, X, mask, hyper)
-    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+    states = jax.eval_shape(initial_states, keys, init_values, X, mask, hyper)
+    n_chains, n_draws = keys.shape[0], settings.num_samples
+
+    def per_draw(leaf):  # (n_chains, ...) -> (n_chains, n_draws, ...)
+        return jax.ShapeDtypeStruct(
+            (n_chains, n_draws) + leaf.shape[1:], leaf.dtype
+        )
+
+    counter = jax.ShapeDtypeStruct((n_chains,), np.int32)
+    buffers = {
+        "z": jax.tree.map(per_draw, states.z),
+        "stats": {
+            name: per_draw(leaf)
+            for name, leaf in (
+                ("diverging", states.diverging),
+                ("n_steps", states.num_steps),
+                ("acceptance_rate", states.mean_accept_prob),
+                ("step_size", states.adapt_state.step_size),
+                ("energy", states.energy),
+                ("lp", states.potential_energy),
+            )
+        },
+        "warmup_divergences": counter,
+        "warmup_n_steps": counter,
+    }
+    return jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), (states, buffers))
 
 
 def program_settings(settings):
@@ -296,6 +310,10 @@ class ChainSampler:
         ``num_samples`` is the length of one round.
     seed : int
         Seed of the JAX random key.
+    progress : ProgressLine, default=None
+        Where to report progress (see :mod:`skbayesmix._progress`); rounds
+        then run in several calls of the program, with the same draws. None
+        runs each round in one call.
 
     Attributes
     ----------
@@ -307,7 +325,10 @@ class ChainSampler:
         How many times each chain was started again.
     """
 
-    def __init__(self, X, chain_values, *, empty, prior, structure, settings, seed):
+    def __init__(
+        self, X, chain_values, *, empty, prior, structure, settings, seed,
+        progress=None,
+    ):
         init_values = init_sites(
             chain_values,
             prior,
@@ -356,6 +377,7 @@ class ChainSampler:
         self.restarts = np.zeros(n_chains, dtype=int)
         self.compile_time = 0.0
         self.run_time = 0.0
+        self.progress = progress
 
     def run(self, fresh=None):
         """Run one round: warm-up and draws for ``fresh`` chains, draws for others.
@@ -377,7 +399,7 @@ class ChainSampler:
         keys = np.asarray(keys)
         batches = self._batches
         start = time.perf_counter()
-        compiled, empty_states = _compiled_program(
+        compiled, (empty_states, empty_buffers) = _compiled_program(
             keys[batches[0]],
             _take(self._init_values, batches[0]),
             self._data,
@@ -388,32 +410,64 @@ class ChainSampler:
         if self._states is None:
             self._states = [empty_states] * len(batches)
         fresh_chains = np.asarray(fresh, dtype=bool)
+        warmup_length = np.where(fresh_chains, self.settings.num_warmup, 0)
+        round_length = (warmup_length + self.settings.num_samples).astype(np.int32)
+        progress = self.progress
+        if progress is not None:
+            progress.start_round(self._rounds, warmup_length, round_length)
 
         def run_batch(index):
             chains = batches[index]
-            return jax.block_until_ready(compiled(
-                keys[chains],
-                _take(self._init_values, chains),
-                self._states[index],
-                fresh_chains[chains],
-                *self._data,
-            ))
+            # A batch's chains end together: shorter rounds start later.
+            total = int(round_length[chains].max())
+            offset = total - round_length[chains]
+            state, buffers = self._states[index], empty_buffers
+            done, size = 0, total if progress is None else FIRST_CALL_ITERATIONS
+            while done < total:
+                size = min(size, total - done)
+                first = np.clip(done - offset, 0, round_length[chains])
+                last = np.clip(done + size - offset, 0, round_length[chains])
+                began = time.perf_counter()
+                draws, state, buffers = jax.block_until_ready(compiled(
+                    keys[chains],
+                    _take(self._init_values, chains),
+                    state,
+                    buffers,
+                    fresh_chains[chains] & (done == 0),
+                    warmup_length[chains].astype(np.int32),
+                    first.astype(np.int32),
+                    last.astype(np.int32),
+                    np.full(len(first), done + size >= total),
+                    *self._data,
+                ))
+                done += size
+                if progress is not None:
+                    progress.advance(chains, last)
+                    size = next_call_iterations(size, time.perf_counter() - began)
+            return draws, buffers, state
 
         start = time.perf_counter()
         parallel = self.settings.chain_method == "parallel"
-        outputs = map_in_threads(
-            run_batch, range(len(batches)), usable_cores() if parallel else 1
-        )
+        try:
+            outputs = map_in_threads(
+                run_batch, range(len(batches)), usable_cores() if parallel else 1
+            )
+        finally:
+            if progress is not None:
+                progress.end_round()
         self.run_time += time.perf_counter() - start
         self._states = [state for _, _, state in outputs]
         _program_cache.count_round(first=self._rounds == 0)
-        draws, stats = (
-            {
-                name: np.concatenate([np.asarray(out[part][name]) for out in outputs])
-                for name in outputs[0][part]
-            }
-            for part in (0, 1)
-        )
+        draws = {
+            name: np.concatenate([np.asarray(out[0][name]) for out in outputs])
+            for name in outputs[0][0]
+        }
+        stats = {
+            name: np.concatenate([np.asarray(out[1]["stats"][name]) for out in outputs])
+            for name in outputs[0][1]["stats"]
+        }
+        for name in ("warmup_divergences", "warmup_n_steps"):
+            stats[name] = np.concatenate([np.asarray(out[1][name]) for out in outputs])
         draws = {name: value.astype(np.float64) for name, value in draws.items()}
         for chain in range(n_chains):
             block = (
@@ -480,7 +534,7 @@ class ChainSampler:
 
 
 def _compiled_program(keys, init_values, data, structure, settings):
-    """Compiled executable and zero HMC states for these shapes and settings.
+    """Compiled executable and zero (HMC states, round buffers) for these shapes.
 
     From this process's programs or the on-disk cache when either has it
     (:func:`skbayesmix._program_cache.compiled_program`), else traced and
@@ -494,15 +548,21 @@ def _compiled_program(keys, init_values, data, structure, settings):
     )
 
     def build():
-        states = _empty_states(keys, init_values, *data, structure, settings)
-        fresh = np.ones(settings.num_chains, dtype=bool)
+        states, buffers = _empty_round(keys, init_values, *data, structure, settings)
+        n_chains = settings.num_chains
+        flags = np.ones(n_chains, dtype=bool)
+        counts = np.zeros(n_chains, dtype=np.int32)
         # A new function object per program: JAX keeps its traces and
         # lowerings of a function as long as the function lives, so a program
         # dropped from memory takes them along.
         program = jax.jit(functools.partial(
             _run_chains_program, structure=structure, settings=settings
         ))
-        return program.lower(keys, init_values, states, fresh, *data).compile(), states
+        lowered = program.lower(
+            keys, init_values, states, buffers, flags, counts, counts, counts, flags,
+            *data,
+        )
+        return lowered.compile(), (states, buffers)
 
     return _program_cache.compiled_program((structure, settings, repr(shapes)), build)
 

@@ -44,7 +44,7 @@ ENVIRONMENT_VARIABLE = "SKBAYESMIX_CACHE_DIR"
 # recently used are removed.
 MAX_CACHE_BYTES = 1 << 30
 _SUFFIX = ".xla"
-_FORMAT = 1
+_FORMAT = 2
 # Compiled programs kept in this process. Each holds about 45 MB (its machine
 # code and JAX's trace of it, for the small structures of
 # benchmarks/bench_program_memory.py); one dropped is loaded again from disk
@@ -100,7 +100,7 @@ def count_round(*, first):
 
 
 def compiled_program(key, build):
-    """Return the (compiled, states) of the program ``key`` names.
+    """Return the (compiled, zero inputs) of the program ``key`` names.
 
     Parameters
     ----------
@@ -109,7 +109,7 @@ def compiled_program(key, build):
         and argument shapes; with the environment it also names the disk entry
         (:func:`entry_name`).
     build : callable
-        Traces and compiles the program, returning (compiled, states); called
+        Traces and compiles the program, returning (compiled, zero inputs); called
         only when neither this process nor the disk has it.
     """
     with _build_lock:
@@ -219,7 +219,7 @@ def _initialize_lapack():
 
 
 def load(path):
-    """Return the (compiled, states) stored at ``path``, or None.
+    """Return the (compiled, zero inputs) stored at ``path``, or None.
 
     A missing entry returns None silently; an unreadable one with a warning.
     """
@@ -255,7 +255,7 @@ def load(path):
 
 
 def store(path, compiled, states):
-    """Write a compiled program and its zero HMC states to ``path``.
+    """Write a compiled program and its zero inputs (HMC states, buffers) to ``path``.
 
     Written to a temporary file and renamed, so other processes never read a
     partial entry; then the least recently used entries are removed while the

@@ -2,8 +2,6 @@
 
 import os
 import sys
-import threading
-import time
 
 from skbayesmix.cli._figure import FIGURE_NAME, write_figure
 from skbayesmix.cli._io import (
@@ -20,38 +18,6 @@ from skbayesmix.cli._report import format_report
 _DEFAULT_K_RANGE = tuple(range(1, 11))
 
 
-class _Ticker:
-    """Elapsed-time line on a terminal while the sampler runs (no-op otherwise)."""
-
-    def __init__(self, label, stream, enabled):
-        self.label = label
-        self.stream = stream
-        self.enabled = enabled and stream.isatty()
-        self._stop = threading.Event()
-        self._thread = None
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-        if self.enabled:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.wait(0.5):
-            elapsed = time.perf_counter() - self.start
-            self.stream.write(f"\r{self.label} ... {elapsed:5.0f} s")
-            self.stream.flush()
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self.stream.write("\r" + " " * (len(self.label) + 16) + "\r")
-            self.stream.flush()
-        return False
-
-
 def _k_range(args):
     """Return the candidate numbers of components; the selector checks them."""
     if args.n_components is not None:
@@ -65,6 +31,7 @@ def _k_range(args):
 def _fit(X, args, log):
     """Fit the selector; return it and the distinct warning messages issued."""
     from skbayesmix import BayesianGMM, BayesianGMMSelector
+    from skbayesmix._progress import show_progress
     from skbayesmix._warnings import collected_warnings
 
     base = BayesianGMM(
@@ -93,7 +60,7 @@ def _fit(X, args, log):
     # The selector issues the chosen candidate's warnings; the report prints
     # them instead.
     with collected_warnings() as caught:
-        with _Ticker(label, sys.stderr, enabled=not args.quiet):
+        with show_progress(enabled=not args.quiet):
             selector.fit(X)
     messages = list(dict.fromkeys(message for _, message in caught))
     return selector, messages

@@ -1,0 +1,151 @@
+"""Progress on long fits: rounds in several calls, the same draws, one line."""
+
+import io
+import warnings
+
+import numpy as np
+import pytest
+from conftest import TINY, kmeans_problem, model_hyper
+from sklearn.exceptions import ConvergenceWarning
+
+from skbayesmix import BayesianGMM, _progress
+from skbayesmix._initialization import jittered_chain_values
+from skbayesmix._progress import ProgressLine, next_call_iterations, show_progress
+
+jax = pytest.importorskip("jax")
+
+from skbayesmix import _inference  # noqa: E402
+
+
+class RecordingProgress(ProgressLine):
+    """A ProgressLine that keeps every update instead of writing it."""
+
+    def __init__(self):
+        super().__init__("test", stream=io.StringIO())
+        self.updates = []
+
+    def advance(self, chains, iterations):
+        super().advance(chains, iterations)
+        self.updates.append((chains, np.array(iterations)))
+
+
+def _sampler(chain_method, progress, seed=4):
+    X, centers, start, rng = kmeans_problem(60, 2, "full")
+    chains = jittered_chain_values(
+        start, covariance_type="full", num_chains=3, random_state=rng
+    )
+    settings = _inference.SamplerSettings(
+        num_warmup=30, num_samples=25, num_chains=3, chain_method=chain_method,
+        target_accept_prob=0.8, max_tree_depth=6, dense_mass=True,
+    )
+    return _inference.ChainSampler(
+        X, chains, empty=np.zeros(2, bool), prior=model_hyper(centers),
+        structure=_inference.ModelStructure(3, "full", "simplex", "wishart"),
+        settings=settings, seed=seed, progress=progress,
+    )
+
+
+def _three_rounds(sampler):
+    sampler.run()  # warm-up and draws
+    sampler.run(fresh=np.array([False, True, False]))  # a restart beside resumes
+    sampler.run(fresh=np.zeros(3, bool))  # a continuation
+    return sampler.result(50)
+
+
+@pytest.mark.parametrize("chain_method", ["parallel", "vectorized"])
+def test_rounds_in_several_calls_draw_the_same(monkeypatch, chain_method):
+    # Calls of 7, then 3, 3, ... iterations: boundaries fall inside warm-up,
+    # on the switch to sampling and inside sampling.
+    monkeypatch.setattr(_inference, "FIRST_CALL_ITERATIONS", 7)
+    monkeypatch.setattr(_inference, "next_call_iterations", lambda size, s: 3)
+    in_one_call = _three_rounds(_sampler(chain_method, None))
+    progress = RecordingProgress()
+    in_calls = _three_rounds(_sampler(chain_method, progress))
+    for one, several in zip(in_one_call.mixture, in_calls.mixture):
+        np.testing.assert_array_equal(one, several)
+    for name, value in in_one_call.sample_stats.items():
+        np.testing.assert_array_equal(value, in_calls.sample_stats[name], name)
+    assert in_calls.sample_stats["warmup_n_steps"].min() > 0
+    # Every chain reported its way through every round (55, 55, 25 iterations).
+    reported = [iterations.max() for _, iterations in progress.updates]
+    assert reported[0] == 7 and 55 in reported and 25 in reported
+    n_batches = 1 if chain_method == "vectorized" else 3
+    assert len(progress.updates) >= (55 // 3) * n_batches
+
+
+def test_next_call_aims_at_the_update_interval():
+    assert next_call_iterations(10, 0.05) == 40  # at most fourfold
+    assert next_call_iterations(40, _progress.UPDATE_SECONDS) == 40
+    assert next_call_iterations(40, 4 * _progress.UPDATE_SECONDS) == 10
+    assert next_call_iterations(1, 100.0) == 1
+    assert next_call_iterations(5, 0.0) == 20
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_line_text_and_erasure(monkeypatch):
+    monkeypatch.setattr(_progress, "UPDATE_SECONDS", 0.0)
+    terminal = _Terminal()
+    line = ProgressLine("BayesianGMM K=3 full", stream=terminal)
+    line.start_round(0, np.array([100, 100]), np.array([200, 200]))
+    line.advance(slice(0, 1), 50)
+    assert line.text(2.0) == (
+        "BayesianGMM K=3 full: warm-up 50/400 (2 chains) | 25 it/s | 14 s left"
+    )
+    line.advance(slice(1, 2), 150)
+    assert "warm-up 200/400" in terminal.getvalue().rsplit("\r", 1)[-1]
+    line.end_round()
+    assert terminal.getvalue().endswith("\r")  # the line is erased
+    # A continuation: no warm-up, its round number.
+    line.start_round(1, np.zeros(2, int), np.array([100, 100]))
+    line.advance(slice(0, 2), np.array([100, 40]))
+    assert line.text(14.0).startswith(
+        "BayesianGMM K=3 full: round 2, sampling 140/200 (2 chains) | 10 it/s"
+    )
+
+
+def test_progress_off_a_file_gets_whole_lines():
+    log = io.StringIO()
+    line = ProgressLine("fit", stream=log)
+    line.start_round(0, np.array([5]), np.array([10]))
+    line.advance(slice(0, 1), 3)
+    line.advance(slice(0, 1), 6)  # within ten seconds: not written
+    line.end_round()
+    assert log.getvalue().count("\n") == 1 and "\r" not in log.getvalue()
+    assert log.getvalue().startswith("fit: warm-up 3/10 (1 chain)")
+
+
+def _quiet_fit(estimator, X):
+    with warnings.catch_warnings():  # a test in the main thread
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X)
+
+
+def test_verbose_fit_reports_progress_on_stderr(capsys):
+    X = kmeans_problem(80, 2, "full")[0]
+    quiet = _quiet_fit(BayesianGMM(n_components=2, **TINY), X)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    loud = _quiet_fit(BayesianGMM(n_components=2, verbose=1, **TINY), X)
+    captured = capsys.readouterr()
+    # TINY: 2 chains x (10 + 10); the first call runs the 10 warm-up iterations.
+    assert captured.err.startswith("BayesianGMM K=2 full: sampling 10/40 (2 chains)")
+    assert "converged" in captured.out  # the summary, as before
+    # Reporting does not change the draws.
+    for name, value in quiet.posterior_samples_.items():
+        np.testing.assert_array_equal(value, loud.posterior_samples_[name])
+
+
+def test_show_progress_without_verbose(capsys):
+    X = kmeans_problem(80, 2, "full")[0]
+    with show_progress():
+        _quiet_fit(BayesianGMM(n_components=2, **TINY), X)
+    captured = capsys.readouterr()
+    assert captured.err.startswith("BayesianGMM K=2 full: ")
+    assert captured.out == ""
+    with show_progress(enabled=False):
+        _quiet_fit(BayesianGMM(n_components=2, **TINY), X)
+    assert capsys.readouterr().err == ""
