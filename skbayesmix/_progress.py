@@ -23,6 +23,8 @@ _REQUESTED = contextvars.ContextVar("skbayesmix_progress", default=False)
 FIRST_CALL_ITERATIONS = 10
 # How long one call should take: how often the line is updated.
 UPDATE_SECONDS = 0.5
+# No line for rounds shorter than this (nor a rate from the first call alone).
+FIRST_LINE_SECONDS = 1.0
 
 
 @contextlib.contextmanager
@@ -76,14 +78,16 @@ class ProgressLine:
 
     Reads, for example::
 
-        BayesianGMM K=3 full: warm-up 1240/4000 (4 chains) | 620 it/s | 4 s left
+        BayesianGMM K=9 full: warm-up of chains 3-4, 2770/4000 it | 136 it/s | 9 s left
 
-    (iterations of all chains together; rounds after the first, the
-    continuations, say ``round 2``). On a terminal
-    the line is rewritten in place (carriage return) at most every
-    :data:`UPDATE_SECONDS` and erased when the round ends; elsewhere (a log
-    file, a notebook's captured stream) a full line is printed at most every
-    ten seconds. Updates may come from the chains' threads.
+    (the chains running now, and the iterations of all chains together: with
+    more chains than cores they run in turns; rounds after the first, the
+    continuations, say ``round 2``). Nothing is written during a round's
+    first :data:`FIRST_LINE_SECONDS`. On a terminal the line is rewritten in
+    place (carriage return) at most every :data:`UPDATE_SECONDS` and erased
+    when the round ends; elsewhere (a log file, a notebook's captured stream)
+    a full line is printed at most every ten seconds. Updates may come from
+    the chains' threads.
 
     Parameters
     ----------
@@ -124,25 +128,31 @@ class ProgressLine:
             self._done[chains] = iterations
             now = time.perf_counter()
             interval = UPDATE_SECONDS if self._interactive else 10.0
-            if now - self._written >= interval:
+            if (
+                now - self._started >= FIRST_LINE_SECONDS
+                and now - self._written >= interval
+            ):
                 self._written = now
                 self._write(self.text(now - self._started))
 
     def text(self, elapsed):
         """Return the line for the iterations done after ``elapsed`` seconds."""
-        n_chains = len(self._done)
-        running = (self._done > 0) & (self._done < self._round_length)
-        phase = (
-            "warm-up"
-            if np.any(running & (self._done < self._warmup_length))
-            else "sampling"
-        )
-        finished, planned = int(self._done.sum()), int(self._round_length.sum())
+        done, length = self._done, self._round_length
+        running = np.flatnonzero((done > 0) & (done < length))
+        if running.size == 0:  # between chains: the next one to run
+            running = np.flatnonzero(done < length)[:1]
+        phase = "sampling"
+        if np.any(done[running] < self._warmup_length[running]):
+            phase = "warm-up"
+        if len(done) > 1:
+            first, last = running.min() + 1, running.max() + 1
+            chains = f"chain {first}" if first == last else f"chains {first}-{last}"
+            phase = f"{phase} of {chains}"
+        finished, planned = int(done.sum()), int(length.sum())
         parts = [
             f"{self.label}: "
             + (f"round {self._round + 1}, " if self._round else "")
-            + f"{phase} {finished}/{planned} ({n_chains} "
-            + ("chains)" if n_chains > 1 else "chain)")
+            + f"{phase}, {finished}/{planned} it"
         ]
         rate = finished / elapsed if elapsed > 0 else 0.0
         if rate > 0:

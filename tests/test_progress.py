@@ -86,28 +86,40 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_line_text_and_erasure(monkeypatch):
+@pytest.fixture
+def immediate(monkeypatch):
+    """Lines from the first update on, at every update."""
     monkeypatch.setattr(_progress, "UPDATE_SECONDS", 0.0)
+    monkeypatch.setattr(_progress, "FIRST_LINE_SECONDS", 0.0)
+
+
+def test_progress_line_text_and_erasure(immediate):
     terminal = _Terminal()
     line = ProgressLine("BayesianGMM K=3 full", stream=terminal)
-    line.start_round(0, np.array([100, 100]), np.array([200, 200]))
+    line.start_round(0, np.array([100, 100, 100]), np.array([200, 200, 200]))
     line.advance(slice(0, 1), 50)
     assert line.text(2.0) == (
-        "BayesianGMM K=3 full: warm-up 50/400 (2 chains) | 25 it/s | 14 s left"
+        "BayesianGMM K=3 full: warm-up of chain 1, 50/600 it | 25 it/s | 22 s left"
     )
     line.advance(slice(1, 2), 150)
-    assert "warm-up 200/400" in terminal.getvalue().rsplit("\r", 1)[-1]
+    # Chains 1 and 2 run, one of them still warming up.
+    assert "warm-up of chains 1-2, 200/600 it" in terminal.getvalue().rsplit("\r")[-1]
+    line.advance(slice(0, 2), np.array([200, 200]))
+    # Both done, chain 3 not started: it is the next one.
+    assert line.text(8.0).startswith(
+        "BayesianGMM K=3 full: warm-up of chain 3, 400/600"
+    )
     line.end_round()
     assert terminal.getvalue().endswith("\r")  # the line is erased
-    # A continuation: no warm-up, its round number.
-    line.start_round(1, np.zeros(2, int), np.array([100, 100]))
-    line.advance(slice(0, 2), np.array([100, 40]))
-    assert line.text(14.0).startswith(
-        "BayesianGMM K=3 full: round 2, sampling 140/200 (2 chains) | 10 it/s"
+    # A continuation of one chain: no warm-up, its round number.
+    line.start_round(1, np.zeros(1, int), np.array([100]))
+    line.advance(slice(0, 1), 40)
+    assert line.text(4.0) == (
+        "BayesianGMM K=3 full: round 2, sampling, 40/100 it | 10 it/s | 6 s left"
     )
 
 
-def test_progress_off_a_file_gets_whole_lines():
+def test_progress_in_a_file_gets_whole_lines(immediate):
     log = io.StringIO()
     line = ProgressLine("fit", stream=log)
     line.start_round(0, np.array([5]), np.array([10]))
@@ -115,7 +127,16 @@ def test_progress_off_a_file_gets_whole_lines():
     line.advance(slice(0, 1), 6)  # within ten seconds: not written
     line.end_round()
     assert log.getvalue().count("\n") == 1 and "\r" not in log.getvalue()
-    assert log.getvalue().startswith("fit: warm-up 3/10 (1 chain)")
+    assert log.getvalue().startswith("fit: warm-up, 3/10 it")
+
+
+def test_short_rounds_write_nothing():
+    log = _Terminal()
+    line = ProgressLine("fit", stream=log)
+    line.start_round(0, np.array([5]), np.array([10]))
+    line.advance(slice(0, 1), 10)
+    line.end_round()
+    assert log.getvalue() == ""
 
 
 def _quiet_fit(estimator, X):
@@ -124,7 +145,7 @@ def _quiet_fit(estimator, X):
         return estimator.fit(X)
 
 
-def test_verbose_fit_reports_progress_on_stderr(capsys):
+def test_verbose_fit_reports_progress_on_stderr(immediate, capsys):
     X = kmeans_problem(80, 2, "full")[0]
     quiet = _quiet_fit(BayesianGMM(n_components=2, **TINY), X)
     captured = capsys.readouterr()
@@ -132,14 +153,15 @@ def test_verbose_fit_reports_progress_on_stderr(capsys):
     loud = _quiet_fit(BayesianGMM(n_components=2, verbose=1, **TINY), X)
     captured = capsys.readouterr()
     # TINY: 2 chains x (10 + 10); the first call runs the 10 warm-up iterations.
-    assert captured.err.startswith("BayesianGMM K=2 full: sampling 10/40 (2 chains)")
+    assert captured.err.startswith("BayesianGMM K=2 full: sampling of chain")
+    assert "10/40 it" in captured.err
     assert "converged" in captured.out  # the summary, as before
     # Reporting does not change the draws.
     for name, value in quiet.posterior_samples_.items():
         np.testing.assert_array_equal(value, loud.posterior_samples_[name])
 
 
-def test_show_progress_without_verbose(capsys):
+def test_show_progress_without_verbose(immediate, capsys):
     X = kmeans_problem(80, 2, "full")[0]
     with show_progress():
         _quiet_fit(BayesianGMM(n_components=2, **TINY), X)
