@@ -41,6 +41,10 @@ ROW_BLOCKS_PER_CALL = 16
 # Most draws per compiled call (fewer draws are padded to a power of two, so
 # that few programs exist). Chosen by timing 256-2048 x 16-256 at D = 2, 10, 30.
 DRAW_BLOCK = 512
+# Most coefficients (components x draws x quadratic features) of one call:
+# 16 MB, so that memory stays bounded for many features (D=64, 'full': 2,145
+# coefficients per component and draw).
+MAX_COEFFICIENTS = 2**21
 _LOG_2PI = np.log(2 * np.pi)
 
 
@@ -152,51 +156,38 @@ def _compiled_kernel(diagonal, n_components, n_features, draws_per_call):
     return jax.jit(functools.partial(_log_joint_kernel, diagonal=diagonal))
 
 
-def _draw_calls(coefficients):
-    """Split (S, K, F) coefficients into the (K, n_draws, F) blocks of each call.
+def _draws_per_call(n_draws, n_components, n_coefficients):
+    """Draws each call takes: a power of two, at most DRAW_BLOCK and the budget."""
+    fits_budget = max(1, MAX_COEFFICIENTS // (n_components * n_coefficients))
+    most = min(DRAW_BLOCK, 2 ** int(np.log2(fits_budget)))
+    return int(min(most, 2 ** int(np.ceil(np.log2(n_draws)))))
 
-    Blocks hold DRAW_BLOCK draws, or fewer draws' next power of two; padded
-    draws have a constant of -inf, so their terms are exactly zero.
+
+def _block_coefficients(draws, centres, draw_slice, per_call):
+    """(K, per_call, F) coefficients of the draws in ``draw_slice``.
+
+    Padded draws have a constant of -inf, so their terms are exactly zero.
     """
-    n_draws = coefficients.shape[0]
-    per_call = int(min(DRAW_BLOCK, 2 ** int(np.ceil(np.log2(n_draws)))))
-    n_calls = -(-n_draws // per_call)
-    padded = np.zeros((n_calls * per_call,) + coefficients.shape[1:])
-    padded[:, :, -1] = -np.inf
-    padded[:n_draws] = coefficients
-    return [
-        jnp.asarray(block.swapaxes(0, 1)) for block in np.split(padded, n_calls)
-    ]
-
-
-def _log_joint_of_rows(rows, centres, calls, diagonal):
-    """Run the kernel over ``rows`` (in calls of fixed shape); (n_rows, K)."""
-    n_rows, n_features = rows.shape
-    n_components = centres.shape[0]
-    per_call = ROW_BLOCK * ROW_BLOCKS_PER_CALL
-    kernel = _compiled_kernel(
-        diagonal, n_components, n_features, calls[0].shape[1]
+    block = draws._replace(
+        weights=draws.weights[draw_slice],
+        means=draws.means[draw_slice],
+        precisions_cholesky=draws.precisions_cholesky[draw_slice],
+        draw_weights=draws.draw_weights[draw_slice],
     )
-    result = np.empty((n_rows, n_components))
-    with jax.enable_x64(True):
-        centres = jnp.asarray(centres)
-        for start in range(0, n_rows, per_call):
-            stop = min(start + per_call, n_rows)
-            padded = np.zeros((per_call, n_features))
-            padded[: stop - start] = rows[start:stop]
-            padded = jnp.asarray(padded.reshape(ROW_BLOCKS_PER_CALL, ROW_BLOCK, -1))
-            log_joint = jnp.full(
-                (ROW_BLOCKS_PER_CALL, n_components, ROW_BLOCK), -jnp.inf
-            )
-            for coefficients in calls:
-                log_joint = kernel(padded, centres, coefficients, log_joint)
-            log_joint = np.asarray(log_joint).swapaxes(1, 2).reshape(per_call, -1)
-            result[start:stop] = log_joint[: stop - start]
-    return result
+    coefficients = _quadratic_coefficients(block, centres)
+    padded = np.zeros((per_call,) + coefficients.shape[1:])
+    padded[:, :, -1] = -np.inf
+    padded[: coefficients.shape[0]] = coefficients
+    return padded.swapaxes(0, 1)
 
 
 def predictive_log_joint(X, draws):
     """Return log sum_s v_s w_sk N(x | mu_sk, Sigma_sk) per row and component.
+
+    The draws are taken in blocks (at most :data:`MAX_COEFFICIENTS`
+    coefficients each); for each block, the rows in calls of fixed shape, in
+    threads over contiguous ranges of calls. Memory: the result, a padded copy
+    of ``X`` and one block's coefficients (at most 16 MB).
 
     Parameters
     ----------
@@ -210,17 +201,40 @@ def predictive_log_joint(X, draws):
     log_joint : ndarray of shape (n_samples, n_components)
     """
     X = np.asarray(X, dtype=np.float64)
-    centres = np.tensordot(draws.draw_weights, draws.means, axes=1)
-    with jax.enable_x64(True):
-        calls = _draw_calls(
-            _quadratic_coefficients(draws, centres)
-        )
+    n_samples, n_features = X.shape
+    n_draws, n_components = draws.weights.shape
     diagonal = _diagonal_precision(draws.covariance_type)
-    n_threads = max(1, min(usable_cores(), X.shape[0] // ROW_BLOCK))
-    bounds = np.linspace(0, X.shape[0], n_threads + 1).astype(int)
-    parts = map_in_threads(
-        lambda rows: _log_joint_of_rows(X[rows], centres, calls, diagonal),
-        [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])],
-        n_threads,
+    n_quadratic = n_features if diagonal else n_features * (n_features + 1) // 2
+    per_call = _draws_per_call(n_draws, n_components, n_quadratic + n_features + 1)
+    kernel = _compiled_kernel(diagonal, n_components, n_features, per_call)
+    centres = np.tensordot(draws.draw_weights, draws.means, axes=1)
+
+    rows_per_call = ROW_BLOCK * ROW_BLOCKS_PER_CALL
+    n_calls = -(-n_samples // rows_per_call)
+    rows = np.zeros((n_calls * rows_per_call, n_features))
+    rows[:n_samples] = X
+    rows = rows.reshape(n_calls, ROW_BLOCKS_PER_CALL, ROW_BLOCK, n_features)
+    log_joint = np.full(
+        (n_calls, ROW_BLOCKS_PER_CALL, n_components, ROW_BLOCK), -np.inf
     )
-    return np.concatenate(parts, axis=0)
+    n_threads = min(usable_cores(), n_calls)
+    thread_calls = np.array_split(np.arange(n_calls), n_threads)
+    with jax.enable_x64(True):
+        centres = jnp.asarray(centres)
+
+    for start in range(0, n_draws, per_call):
+        with jax.enable_x64(True):
+            coefficients = jnp.asarray(_block_coefficients(
+                draws, np.asarray(centres), slice(start, start + per_call), per_call
+            ))
+
+        def add_block(calls, coefficients=coefficients):
+            # Each thread writes its own calls' rows of ``log_joint``.
+            with jax.enable_x64(True):
+                for call in calls:
+                    log_joint[call] = np.asarray(
+                        kernel(rows[call], centres, coefficients, log_joint[call])
+                    )
+
+        map_in_threads(add_block, thread_calls, n_threads)
+    return log_joint.swapaxes(2, 3).reshape(-1, n_components)[:n_samples]

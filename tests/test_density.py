@@ -235,13 +235,27 @@ def test_compiled_predictive_in_several_calls_over_draws(monkeypatch):
     rng = np.random.RandomState(9)
     draws, _ = _random_draws(rng, "full", n_draws=21)
     X = 3 * rng.standard_normal((40, N_FEATURES))
-    calls = _compiled_density._draw_calls(np.zeros((21, N_COMPONENTS, 6)))
-    assert [call.shape for call in calls] == [(N_COMPONENTS, 8, 6)] * 3
+    assert _compiled_density._draws_per_call(21, N_COMPONENTS, 6) == 8
     compiled = _compiled_density.predictive_log_joint(
         X, draws._replace(draw_weights=np.full(21, 1 / 21))
     )
     assert_allclose(compiled, _density._numpy_predictive_log_joint(X, draws),
                     rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_predictive_memory_is_bounded_by_the_coefficient_budget():
+    # Draws per call: a power of two, the coefficients of one call within
+    # MAX_COEFFICIENTS however many features (D=64 'full': 2,145 per draw).
+    per_call = _compiled_density._draws_per_call
+    budget = _compiled_density.MAX_COEFFICIENTS
+    assert per_call(2000, 8, 6) == _compiled_density.DRAW_BLOCK
+    assert per_call(3, 8, 6) == 4
+    for n_components, n_coefficients in [(10, 2145), (8, 496), (50, 2145)]:
+        draws = per_call(2000, n_components, n_coefficients)
+        assert draws & (draws - 1) == 0
+        assert n_components * draws * n_coefficients <= budget
+        assert n_components * 2 * draws * n_coefficients > budget
+    assert per_call(2000, 1000, 10**5) == 1
 
 
 def test_compiled_predictive_keeps_precision_of_narrow_components(monkeypatch):
