@@ -16,7 +16,9 @@ draw and component on two cores at D=2, mostly the exponential):
   inside one program that XLA fuses: the (draws x rows x components) terms
   never leave the cache. The exponentials are shifted by the running sums
   (no pass for the maximum) unless one would overflow.
-- Contiguous row ranges run in threads, one per core (JAX releases the GIL).
+- The draws are taken in blocks of bounded size (outer loop), the rows in
+  calls of fixed shape, in threads over contiguous ranges of calls, one per
+  core (JAX releases the GIL).
 
 Computation happens in float64 under :func:`jax.enable_x64` entered in each
 worker thread (a thread-local setting: JAX's global configuration is never
