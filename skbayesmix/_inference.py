@@ -4,14 +4,13 @@ NumPyro's :class:`~numpyro.infer.MCMC` initialises its kernel eagerly (hundreds 
 small XLA compilations) and re-traces its sampling loop on every ``run``. Here the
 whole of a chain's warm-up and sampling is one compiled program whose static
 arguments are the model structure and the sampler settings only, called once per
-chain and round from one thread per core (or once for all chains, vectorised;
-in several calls over parts of the round when a progress line is shown, with
-the same draws). Data, mask,
-prior hyper-parameters, starting values and the random key are arguments, so every
-later fit with the same structure, from any estimator instance, reuses the compiled
-program; so do later processes, through the on-disk cache
-(:mod:`skbayesmix._program_cache`). Data are padded to a size bucket with a mask,
-so cross-validation folds of different sizes share one program too.
+chain and round from one thread per core (or once for all chains, vectorised; in
+several calls over parts of the round when a progress line is shown, with the same
+draws). Data, mask, prior hyper-parameters, starting values and the random key are
+arguments, so every later fit with the same structure, from any estimator instance,
+reuses the compiled program; so do later processes, through the on-disk cache
+(:mod:`skbayesmix._program_cache`). Data are padded to a size bucket with a mask, so
+cross-validation folds of different sizes share one program too.
 
 Only this module, ``_model``, ``_program_cache`` and ``_compiled_density`` (the
 predictive densities of many rows) import JAX; results are
