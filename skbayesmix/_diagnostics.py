@@ -54,13 +54,18 @@ def to_inference_data(posterior, sample_stats, *, log_likelihood=None, observed=
     return az.from_dict(**groups, dims={"x": ["obs_id", "feature"]})
 
 
-def convergence_summary(posterior):
+def convergence_summary(posterior, symmetric=()):
     """R-hat (rank-normalised, split) and bulk/tail ESS of every site.
 
     Parameters
     ----------
     posterior : dict of ndarray
         Site name to array of shape (chain, draw, ...).
+    symmetric : tuple of str, default=()
+        Sites that hold symmetric matrices in their last two axes (full and
+        tied covariances): only their upper triangles are diagnosed, and the
+        values mirrored, as the two halves are the same draws (breast cancer,
+        D=30: 992 quantities instead of 1,862, ArviZ's 3.5 s nearly halved).
 
     Returns
     -------
@@ -69,7 +74,11 @@ def convergence_summary(posterior):
         site's event shape; ``max_r_hat``, ``min_ess_bulk``: floats (NaN entries,
         e.g. from constant sites, are ignored).
     """
-    dataset = az.convert_to_dataset(posterior)
+    diagnosed = {
+        name: _upper_triangle(value) if name in symmetric else value
+        for name, value in posterior.items()
+    }
+    dataset = az.convert_to_dataset(diagnosed)
     n_chains, n_draws = next(iter(posterior.values())).shape[:2]
     # ArviZ logs to stderr instead of raising when there are too few chains or
     # draws: do not ask it then, and report NaN. Constant sites (e.g. a single
@@ -81,8 +90,11 @@ def convergence_summary(posterior):
         ess_tail = az.ess(dataset, method="tail") if n_draws >= 4 else None
 
     def values(result, name):
+        event_shape = np.shape(posterior[name])[2:]
         if result is None:
-            return np.full(np.shape(posterior[name])[2:], np.nan)
+            return np.full(event_shape, np.nan)
+        if name in symmetric:
+            return _mirrored(result[name].values, event_shape)
         return result[name].values
 
     summary = {
@@ -93,6 +105,21 @@ def convergence_summary(posterior):
     summary["max_r_hat"] = _nan_extreme(summary["r_hat"], np.nanmax, 1.0)
     summary["min_ess_bulk"] = _nan_extreme(summary["ess_bulk"], np.nanmin, np.nan)
     return summary
+
+
+def _upper_triangle(matrices):
+    """(..., D, D) -> (..., D (D + 1) / 2): the entries on and above the diagonal."""
+    upper = np.triu_indices(matrices.shape[-1])
+    return matrices[..., upper[0], upper[1]]
+
+
+def _mirrored(upper_values, shape):
+    """Inverse of :func:`_upper_triangle` for symmetric matrices of ``shape``."""
+    upper = np.triu_indices(shape[-1])
+    matrices = np.empty(shape, dtype=np.asarray(upper_values).dtype)
+    matrices[..., upper[0], upper[1]] = upper_values
+    matrices[..., upper[1], upper[0]] = upper_values
+    return matrices
 
 
 def _r_hat_thresholds(summary, n_chains, n_draws, n_quantities):
@@ -232,7 +259,8 @@ def fit_diagnostics(
         Post-warm-up iterations of the longest chain, and the number of
         restarts of every chain.
     """
-    summary = convergence_summary(samples)
+    symmetric = ("covariances",) if covariance_type in ("full", "tied") else ()
+    summary = convergence_summary(samples, symmetric=symmetric)
     n_chains, n_draws = samples["weights"].shape[:2]
     n_components, n_features = samples["means"].shape[2:]
     # Distinct quantities (a covariance matrix's symmetric entries once).

@@ -169,6 +169,28 @@ def test_convergence_summary_shapes_and_mixing():
     )
 
 
+def test_symmetric_sites_are_diagnosed_once_per_entry_pair():
+    # Upper triangles only, mirrored: the same values as diagnosing every
+    # entry of the symmetric matrices (leading component axis or not).
+    rng = np.random.RandomState(2)
+    factors = rng.standard_normal((N_CHAINS, N_DRAWS, 2, 3, 3))
+    full = factors @ np.swapaxes(factors, -1, -2)
+    full = 0.5 * (full + np.swapaxes(full, -1, -2))  # exactly symmetric
+    full[1, :, 0, 0, 1] += 3.0  # chains that disagree on one pair
+    full[1, :, 0, 1, 0] += 3.0
+    tied = full[:, :, 1]
+    posterior = {"covariances": full, "tied": tied}
+    reduced = convergence_summary(posterior, symmetric=("covariances", "tied"))
+    every_entry = convergence_summary(posterior)
+    for key in ("r_hat", "ess_bulk", "ess_tail"):
+        for name in posterior:
+            assert reduced[key][name].shape == posterior[name].shape[2:]
+            assert_allclose(reduced[key][name], every_entry[key][name], rtol=1e-12)
+    worst = reduced["r_hat"]["covariances"][0, 0, 1]
+    assert worst > 1.2 and worst == reduced["max_r_hat"]
+    assert_allclose(reduced["max_r_hat"], every_entry["max_r_hat"], rtol=1e-12)
+
+
 def test_convergence_summary_ignores_constant_sites_and_short_chains():
     rng = np.random.RandomState(1)
     posterior = {
