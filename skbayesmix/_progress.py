@@ -103,6 +103,7 @@ class ProgressLine:
         self._stream = stream
         self._lock = threading.Lock()
         self._width = 0
+        self._broken = False
 
     @property
     def stream(self):
@@ -141,6 +142,8 @@ class ProgressLine:
         running = np.flatnonzero((done > 0) & (done < length))
         if running.size == 0:  # between chains: the next one to run
             running = np.flatnonzero(done < length)[:1]
+        if running.size == 0:  # every chain has finished
+            running = np.arange(len(done))
         phase = "sampling"
         if np.any(done[running] < self._warmup_length[running]):
             phase = "warm-up"
@@ -164,15 +167,19 @@ class ProgressLine:
         """Erase the line (on a terminal) at the end of a round."""
         with self._lock:
             if self._interactive and self._width:
-                self.stream.write("\r" + " " * self._width + "\r")
-                self.stream.flush()
+                self._write(" " * self._width + "\r")
             self._width = 0
 
     def _write(self, text):
-        if self._interactive:
-            padding = " " * max(0, self._width - len(text))
-            self.stream.write("\r" + text + padding)
-            self._width = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        if self._broken:
+            return
+        try:
+            if self._interactive:
+                padding = " " * max(0, self._width - len(text))
+                self.stream.write("\r" + text + padding)
+                self._width = len(text)
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # a closed pipe or file: the fit goes on
+            self._broken = True

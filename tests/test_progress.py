@@ -119,6 +119,23 @@ def test_progress_line_text_and_erasure(immediate):
     )
 
 
+def test_progress_line_at_every_stage_of_a_round(immediate):
+    # Before any chain ran, between chains, and once all have finished (the
+    # last update of a round; this case once raised from np.min of nothing).
+    line = ProgressLine("fit", stream=io.StringIO())
+    line.start_round(0, np.array([10, 10]), np.array([30, 30]))
+    assert line.text(0.0) == "fit: warm-up of chain 1, 0/60 it"
+    line.advance(slice(0, 1), 30)
+    assert line.text(1.0).startswith("fit: warm-up of chain 2, 30/60 it")
+    line.advance(slice(1, 2), 30)
+    assert line.text(2.0) == (
+        "fit: sampling of chains 1-2, 60/60 it | 30 it/s | 0 s left"
+    )
+    line.start_round(1, np.array([0]), np.array([5]))
+    line.advance(slice(0, 1), 5)
+    assert line.text(1.0) == "fit: round 2, sampling, 5/5 it | 5 it/s | 0 s left"
+
+
 def test_progress_in_a_file_gets_whole_lines(immediate):
     log = io.StringIO()
     line = ProgressLine("fit", stream=log)
@@ -128,6 +145,23 @@ def test_progress_in_a_file_gets_whole_lines(immediate):
     line.end_round()
     assert log.getvalue().count("\n") == 1 and "\r" not in log.getvalue()
     assert log.getvalue().startswith("fit: warm-up, 3/10 it")
+
+
+def test_a_closed_stream_does_not_stop_the_fit(immediate):
+    class ClosedPipe(_Terminal):
+        writes = 0
+
+        def write(self, text):
+            self.writes += 1
+            raise BrokenPipeError(32, "Broken pipe")
+
+    pipe = ClosedPipe()
+    line = ProgressLine("fit", stream=pipe)
+    line.start_round(0, np.array([5]), np.array([10]))
+    line.advance(slice(0, 1), 3)
+    line.advance(slice(0, 1), 6)
+    line.end_round()
+    assert pipe.writes == 1  # tried once, then quiet
 
 
 def test_short_rounds_write_nothing():
