@@ -30,17 +30,25 @@ class RecordingProgress(ProgressLine):
 
 
 def _sampler(chain_method, progress, seed=4):
-    X, centers, start, rng = kmeans_problem(60, 2, "full")
+    # Parallel chains: a padded 'full' sampler with a dense metric; vectorized
+    # chains (one program for all, under vmap): a cheaper 'diag' one.
+    covariance_type = "full" if chain_method == "parallel" else "diag"
+    X, centers, start, rng = kmeans_problem(60, 2, covariance_type)
     chains = jittered_chain_values(
-        start, covariance_type="full", num_chains=3, random_state=rng
+        start, covariance_type=covariance_type, num_chains=3, random_state=rng
     )
     settings = _inference.SamplerSettings(
         num_warmup=30, num_samples=25, num_chains=3, chain_method=chain_method,
-        target_accept_prob=0.8, max_tree_depth=6, dense_mass=True,
+        target_accept_prob=0.8, max_tree_depth=6,
+        dense_mass=chain_method == "parallel",
     )
+    n_sampled = 3 if chain_method == "parallel" else 2
     return _inference.ChainSampler(
-        X, chains, empty=np.zeros(2, bool), prior=model_hyper(centers),
-        structure=_inference.ModelStructure(3, "full", "simplex", "wishart"),
+        X, chains, empty=np.zeros(2, bool),
+        prior=model_hyper(centers, covariance_type=covariance_type),
+        structure=_inference.ModelStructure(
+            n_sampled, covariance_type, "simplex", "wishart"
+        ),
         settings=settings, seed=seed, progress=progress,
     )
 
