@@ -222,21 +222,21 @@ def predictive_log_joint(X, draws):
     n_threads = min(usable_cores(), n_calls)
     thread_calls = np.array_split(np.arange(n_calls), n_threads)
     with jax.enable_x64(True):
-        centres = jnp.asarray(centres)
+        device_centres = jnp.asarray(centres)
 
     for start in range(0, n_draws, per_call):
         with jax.enable_x64(True):
             coefficients = jnp.asarray(_block_coefficients(
-                draws, np.asarray(centres), slice(start, start + per_call), per_call
+                draws, centres, slice(start, start + per_call), per_call
             ))
 
         def add_block(calls, coefficients=coefficients):
             # Each thread writes its own calls' rows of ``log_joint``.
             with jax.enable_x64(True):
                 for call in calls:
-                    log_joint[call] = np.asarray(
-                        kernel(rows[call], centres, coefficients, log_joint[call])
-                    )
+                    log_joint[call] = np.asarray(kernel(
+                        rows[call], device_centres, coefficients, log_joint[call]
+                    ))
 
         map_in_threads(add_block, thread_calls, n_threads)
     return log_joint.swapaxes(2, 3).reshape(-1, n_components)[:n_samples]

@@ -132,15 +132,18 @@ def _run_chains_program(
         state = lax.cond(
             is_restart, lambda _: begin(chain_key, chain_init), lambda old: old, state
         )
-        # Padded coordinates never move: after the kernel's metric adaptation
-        # their entries are zeroed again (a no-op once warm-up is over).
         keep = _moving_coordinates(state.z, n_real, structure.covariance_type)
 
         def iteration(index, carry):
             state, buffer = carry
-            state = _freeze_padding(sample_kernel(state, model_args=model_args), keep)
             position = index - n_warmup
             is_draw = position >= 0
+            state = sample_kernel(state, model_args=model_args)
+            # Padded coordinates never move: a warm-up step may adapt the
+            # metric, so their entries are zeroed again; draws leave it as is.
+            state = lax.cond(
+                is_draw, lambda s: s, lambda s: _freeze_padding(s, keep), state
+            )
             row = jnp.maximum(position, 0)
 
             def record(values, value):
