@@ -2,6 +2,58 @@
 
 import argparse
 
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr, status 2."""
+
+    def error(self, message):
+        self.exit(
+            USAGE_ERROR,
+            f"{self.prog}: error: {message} (see {self.prog} --help)\n",
+        )
+
+
+def parse_arguments(argv=None):
+    """Parse and check the command's arguments.
+
+    Beyond what argparse checks, a range must not be reversed and
+    ``--max-num-samples`` must not be below ``--num-samples``.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Arguments; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    args : argparse.Namespace
+
+    Raises
+    ------
+    SystemExit
+        With status 2 after one line on stderr on a usage error, or 0 after
+        ``--help``.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.k_range is not None and args.k_range[0] > args.k_range[1]:
+        low, high = args.k_range
+        parser.error(
+            f"argument --range: MIN must not exceed MAX, got --range {low} {high}; "
+            f"write --range {high} {low}"
+        )
+    if (
+        isinstance(args.max_num_samples, int)
+        and args.max_num_samples < args.num_samples
+    ):
+        parser.error(
+            f"argument --max-num-samples: must be at least --num-samples = "
+            f"{args.num_samples} (or 'auto', or 'none'), got {args.max_num_samples}"
+        )
+    return args
+
 
 def build_parser():
     """Build the argument parser of the ``skbayesmix`` command.
@@ -9,14 +61,22 @@ def build_parser():
     Returns
     -------
     parser : argparse.ArgumentParser
+        Its ``error`` prints one line on stderr and exits with status 2.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="skbayesmix",
         description=(
             "Fit a fully Bayesian Gaussian mixture (NumPyro NUTS) to a CSV or .npy "
             "file, choose the number of components, and write the assignments, "
             "membership probabilities and a figure. Without FILE, fits a demo data "
             "set (8 Gaussian blobs)."
+        ),
+        epilog=(
+            "Results (the criteria table and the chosen fit's diagnostics) go to "
+            "stdout; progress, notes and warnings to stderr. Exit status: 0 on "
+            "success, 1 if the fit or writing the outputs fails, 2 on a usage "
+            "error (an option, or an input file that cannot be used), 130 when "
+            "interrupted."
         ),
     )
     parser.add_argument(
@@ -41,7 +101,10 @@ def build_parser():
         "--no-figure", action="store_true", help="do not draw the PNG figure"
     )
     parser.add_argument(
-        "-q", "--quiet", action="store_true", help="print only the results, no progress"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress and no notes on stderr (warnings and errors remain)",
     )
     return parser
 
@@ -52,13 +115,13 @@ def _add_model_arguments(parser):
     k_group.add_argument(
         "-k",
         "--n-components",
-        type=int,
+        type=_positive_int,
         metavar="K",
-        help="fit this number of components only",
+        help="fit this number of components only (no selection)",
     )
     k_group.add_argument(
         "--range",
-        type=int,
+        type=_positive_int,
         nargs=2,
         metavar=("MIN", "MAX"),
         dest="k_range",
@@ -77,6 +140,17 @@ def _add_model_arguments(parser):
         choices=("full", "tied", "diag", "spherical"),
         help="covariance structure of the components (default: full)",
     )
+
+
+def _positive_int(text):
+    """Parse a number of components: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
 
 
 def _max_num_samples(text):

@@ -1,4 +1,4 @@
-"""The selection table printed by the ``skbayesmix`` command."""
+"""The results that the ``skbayesmix`` command prints: criteria and diagnostics."""
 
 import numpy as np
 
@@ -44,8 +44,11 @@ def format_table(results):
     return "\n".join(lines)
 
 
-def format_report(selector, criterion, messages):
-    """Format the selection table, the chosen fit's diagnostics and the warnings.
+def format_report(selector, criterion):
+    """Format the criteria table and the chosen fit's diagnostics.
+
+    With several candidates the table is headed by the choice; with one (a
+    given K) by that K alone.
 
     Parameters
     ----------
@@ -53,8 +56,6 @@ def format_report(selector, criterion, messages):
         The fitted selector.
     criterion : str
         The criterion that chose the number of components.
-    messages : list of str
-        Warnings issued while fitting, one ``warning:`` line each.
 
     Returns
     -------
@@ -62,11 +63,16 @@ def format_report(selector, criterion, messages):
     """
     from skbayesmix._diagnostics import describe_fit
 
-    lines = [
-        f"selection ({criterion} chooses K = {selector.best_n_components_}):",
-        format_table(selector.cv_results_),
-        "",
-        describe_fit(selector.best_estimator_),
-    ]
-    lines += [f"warning: {message}" for message in messages]
-    return "\n".join(lines)
+    k = selector.best_n_components_
+    if len(selector.cv_results_["n_components"]) > 1:
+        heading = f"selection ({criterion} chooses K = {k}):"
+    else:
+        heading = f"fit with K = {k}:"
+    return "\n".join(
+        [
+            heading,
+            format_table(selector.cv_results_),
+            "",
+            describe_fit(selector.best_estimator_),
+        ]
+    )
