@@ -82,7 +82,6 @@ from skbayesmix.plotting import plot_trace
 
 axes = plot_trace(gmm, var_names=("means", "weights"))
 axes[0, 0].figure.set_size_inches(10, 5)
-axes[0, 0].figure.tight_layout()
 
 # %%
 # Label switching

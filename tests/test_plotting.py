@@ -1,5 +1,7 @@
 """skbayesmix.plotting: each function returns Axes holding the expected artists."""
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -16,7 +18,7 @@ from matplotlib.contour import ContourSet  # noqa: E402
 from matplotlib.patches import Ellipse  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 
-from skbayesmix import BayesianGMM, plotting  # noqa: E402
+from skbayesmix import BayesianGMM, BayesianGMMSelector, plotting  # noqa: E402
 from skbayesmix._density import log_predictive_density  # noqa: E402
 from skbayesmix._posterior import Posterior  # noqa: E402
 from skbayesmix._standardize import Standardization  # noqa: E402
@@ -33,6 +35,20 @@ def fitted(three_blobs):
         warnings.simplefilter("ignore", ConvergenceWarning)
         est = BayesianGMM(n_components=3, **FAST).fit(X)
     return est, X
+
+
+@pytest.fixture(scope="module")
+def named_selector(three_blobs):
+    """A selector fitted on a DataFrame with named columns (one candidate)."""
+    pd = pytest.importorskip("pandas")
+    X, _ = three_blobs
+    df = pd.DataFrame(X, columns=["width", "height"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selector = BayesianGMMSelector(
+            BayesianGMM(**FAST), n_components_range=(3,)
+        ).fit(df)
+    return selector, df
 
 
 @pytest.fixture(autouse=True)
@@ -179,7 +195,7 @@ def test_pca_projection_for_more_features():
     assert abs(pc1[:50].mean() - pc1[50:].mean()) > 4.5  # the means are 5.7 apart
     with pytest.raises(ValueError, match="out of range"):
         plotting.plot_components(est, features=(0, 7))
-    with pytest.raises(ValueError, match="pair of column indices or 'pca'"):
+    with pytest.raises(ValueError, match="pair of column names or indices, or 'pca'"):
         plotting.plot_components(est, features="tsne")
 
 
@@ -251,3 +267,182 @@ def test_unfitted_estimator_raises():
 
     with pytest.raises(NotFittedError):
         plotting.plot_components(BayesianGMM())
+
+
+# ------------------------------------------------------------ feature names
+
+NAMES = np.array(["alpha", "beta", "gamma"], dtype=object)
+
+
+def _named_stub():
+    """Three features named as if fitted on a DataFrame, and matching data."""
+    means = np.array([[0.0, 10.0, 100.0], [5.0, 20.0, 300.0]])
+    est = _stub([0.5, 0.5], means, np.array([[1.0, 4.0, 900.0]] * 2), "diag")
+    est.feature_names_in_ = NAMES
+    rng = np.random.default_rng(0)
+    X = np.vstack([m + rng.standard_normal((20, 3)) * [1, 2, 30] for m in means])
+    return est, X
+
+
+@pytest.mark.parametrize(
+    "plot",
+    [
+        plotting.plot_components,
+        plotting.plot_density,
+        plotting.plot_assignments,
+        plotting.plot_mean_posterior,
+    ],
+)
+def test_features_by_name_select_the_same_columns_as_indices(plot):
+    est, X = _named_stub()
+    by_name = plot(est, X, features=("gamma", "alpha"))
+    assert (by_name.get_xlabel(), by_name.get_ylabel()) == ("gamma", "alpha")
+    plt.figure()
+    by_index = plot(est, X, features=(2, 0))
+    assert (by_index.get_xlabel(), by_index.get_ylabel()) == ("gamma", "alpha")
+    assert_allclose(by_name.get_xlim(), by_index.get_xlim())
+    assert_allclose(by_name.get_ylim(), by_index.get_ylim())
+    # Feature gamma (means 100, 300) is on x, not feature beta or alpha.
+    assert by_name.get_xlim()[1] > 250
+
+
+def test_plot_components_by_name_draws_the_named_features():
+    est, _ = _named_stub()
+    ax = plotting.plot_components(est, features=("beta", "gamma"))
+    centres = np.array(sorted(tuple(e.center) for e in _ellipses(ax)))
+    assert_allclose(centres, est.means_[:, [1, 2]])
+
+
+def test_feature_names_from_dataframe_columns():
+    pd = pytest.importorskip("pandas")
+    est, X = _named_stub()
+    del est.feature_names_in_
+    df = pd.DataFrame(X, columns=NAMES)
+    ax = plotting.plot_assignments(est, df, features=("beta", "alpha"))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("beta", "alpha")
+    points = [c for c in ax.collections if len(c.get_offsets()) == len(X)][0]
+    assert_allclose(points.get_offsets(), X[:, [1, 0]])
+    # Without names anywhere, labels stay positional and names are refused.
+    plt.figure()
+    ax = plotting.plot_components(est, X, features=(1, 0))
+    assert ax.get_xlabel() == "feature 1"
+    with pytest.raises(ValueError, match="'beta' is given by name, but the estim"):
+        plotting.plot_components(est, X, features=("beta", 0))
+
+
+def test_unknown_feature_name_is_named_with_the_available_ones():
+    est, X = _named_stub()
+    with pytest.raises(ValueError) as info:
+        plotting.plot_components(est, X, features=("alpha", "delta"))
+    message = str(info.value)
+    assert "'delta'" in message
+    assert "['alpha', 'beta', 'gamma']" in message
+    with pytest.raises(ValueError, match="Unknown feature 'delta'"):
+        plotting.plot_trace(est, features=["delta"])
+    with pytest.raises(ValueError, match="pair of column names or indices"):
+        plotting.plot_components(est, X, features=("alpha", "beta", "gamma"))
+
+
+def test_dataframe_with_other_columns_is_rejected():
+    pd = pytest.importorskip("pandas")
+    est, X = _named_stub()
+    df = pd.DataFrame(X, columns=["gamma", "beta", "alpha"])
+    with pytest.raises(ValueError, match="differ from the feature names seen at"):
+        plotting.plot_components(est, df)
+
+
+def test_selector_fitted_on_a_dataframe_labels_with_its_names(named_selector):
+    selector, df = named_selector
+    ax = plotting.plot_components(selector, df, features=("height", "width"))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("height", "width")
+    centres = np.array(sorted(tuple(e.center) for e in _ellipses(ax)))
+    means = selector.best_estimator_.means_[:, ::-1]
+    assert_allclose(centres, means[np.argsort(means[:, 0])])
+    plt.figure()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted without feature names" notice
+        ax = plotting.plot_assignments(selector, df, features=("width", "height"))
+    assert ax.get_xlabel() == "width"
+    axes = plotting.plot_trace(selector)
+    titles = [ax.get_title() for ax in axes[:, 1]]
+    assert titles == ["weights", "means: width", "means: height"]
+
+
+# -------------------------------------------------------------------- trace
+
+
+def test_plot_trace_one_panel_per_group_and_feature(fitted):
+    est, _ = fitted
+    axes = plotting.plot_trace(est, var_names=("weights", "means", "covariances"))
+    assert axes.shape == (5, 2)
+    titles = [ax.get_title() for ax in axes[:, 1]]
+    assert titles == [
+        "weights",
+        "means: feature 0",
+        "means: feature 1",
+        "variances: feature 0",
+        "variances: feature 1",
+    ]
+    assert [ax.get_title() for ax in axes[:, 0]] == titles
+    # Each feature's means on their own scale, a line per component and chain.
+    samples = est.posterior_samples_
+    for d, ax in enumerate(axes[1:3, 1]):
+        lo, hi = ax.get_ylim()
+        assert lo <= samples["means"][..., d].min()
+        assert hi >= samples["means"][..., d].max()
+        assert hi - lo < 2 * np.ptp(samples["means"][..., d])
+        assert len(ax.get_lines()) >= est.n_components * est.num_chains
+    assert not np.allclose(axes[1, 1].get_ylim(), axes[2, 1].get_ylim(), atol=0.5)
+    # The variance rows show the diagonal of the covariances.
+    variances = np.diagonal(samples["covariances"], axis1=-2, axis2=-1)
+    assert axes[4, 1].get_ylim()[1] >= variances[..., 1].max()
+    figure = axes[0, 0].figure
+    assert figure.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
+
+
+def test_plot_trace_selects_features_and_groups(fitted):
+    est, _ = fitted
+    axes = plotting.plot_trace(est, var_names=("means",), features=[-1])
+    assert axes.shape == (1, 2)
+    assert axes[0, 1].get_title() == "means: feature 1"
+    spherical = _stub([0.5, 0.5], [[0.0, 1.0], [2.0, 3.0]], [1.0, 2.0], "spherical")
+    spherical.posterior_samples_ = {  # spread draws so the densities exist
+        name: value + 0.01 * np.arange(4).reshape(1, 4, *[1] * (value.ndim - 2))
+        for name, value in spherical.posterior_samples_.items()
+    }
+    axes = plotting.plot_trace(spherical, var_names=("covariances",))
+    assert [ax.get_title() for ax in axes[:, 1]] == ["variances"]
+    with pytest.raises(ValueError, match="var_names must be a sequence of"):
+        plotting.plot_trace(est, var_names="means")
+    with pytest.raises(ValueError, match="var_names must be a sequence of"):
+        plotting.plot_trace(est, var_names=("mu",))
+
+
+# -------------------------------------------------------- package attribute
+
+
+def test_plotting_is_a_lazy_attribute_of_the_package():
+    code = (
+        "import sys, skbayesmix\n"
+        "assert 'skbayesmix.plotting' not in sys.modules\n"
+        # Nor JAX, ArviZ or matplotlib (ArviZ 0.x imports it): all on first use.
+        "for heavy in ('matplotlib', 'arviz', 'jax'):\n"
+        "    assert heavy not in sys.modules, heavy\n"
+        "assert 'plotting' in dir(skbayesmix)\n"
+        "assert callable(skbayesmix.plotting.plot_components)\n"
+        "assert skbayesmix.plotting is sys.modules['skbayesmix.plotting']\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(AttributeError, match="no attribute 'plotter'"):
+        import skbayesmix
+
+        skbayesmix.plotter  # noqa: B018
+
+
+def test_missing_matplotlib_says_which_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"pip install skbayesmix\[plot\]"):
+        plotting.plot_components(object())

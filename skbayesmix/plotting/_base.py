@@ -1,5 +1,7 @@
 """Shared plumbing of the figures: matplotlib, Axes, colours and projections."""
 
+import operator
+
 import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -65,10 +67,55 @@ class Projection:
         return np.einsum("ad,...kde,be->...kab", P, matrices, P)
 
 
-def feature_label(est, index):
-    """Name feature ``index``: its column name if fitted on a DataFrame."""
-    names = getattr(est, "feature_names_in_", None)
+def feature_names(estimator, X=None):
+    """Names of the features, or None when neither the estimator nor X has them.
+
+    The estimator's own ``feature_names_in_`` come first (a selector's, then its
+    ``best_estimator_``'s), then the string column names of a DataFrame ``X``.
+    """
+    for source in (estimator, getattr(estimator, "best_estimator_", None)):
+        names = getattr(source, "feature_names_in_", None)
+        if names is not None:
+            return np.asarray(names, dtype=object)
+    return _column_names(X)
+
+
+def _column_names(X):
+    columns = getattr(X, "columns", None)
+    if columns is None or not all(isinstance(c, str) for c in columns):
+        return None
+    return np.asarray(list(columns), dtype=object)
+
+
+def feature_label(names, index):
+    """Name feature ``index``: its column name if known, else ``feature <index>``."""
     return str(names[index]) if names is not None else f"feature {index}"
+
+
+def feature_index(feature, names, n_features):
+    """Column index of ``feature``, given by name or by (possibly negative) index."""
+    if isinstance(feature, str):
+        if names is None:
+            raise ValueError(
+                f"Feature {feature!r} is given by name, but the estimator was fitted "
+                "without feature names; fit it on a DataFrame, or give column "
+                f"indices 0 to {n_features - 1}."
+            )
+        matches = np.flatnonzero(names == feature)
+        if matches.size == 0:
+            raise ValueError(
+                f"Unknown feature {feature!r}; available features: {list(names)}"
+            )
+        return int(matches[0])
+    try:
+        index = operator.index(feature)
+    except TypeError:
+        raise ValueError(
+            f"A feature is a column name or an integer index, got {feature!r}"
+        ) from None
+    if not -n_features <= index < n_features:
+        raise ValueError(f"Feature {index} out of range for n_features = {n_features}")
+    return index % n_features
 
 
 def _pca_projection(est, X):
@@ -83,23 +130,27 @@ def _pca_projection(est, X):
     )
 
 
-def _feature_projection(est, features):
+def _feature_projection(est, features, names):
     n_features = est.n_features_in_
-    i, j = (int(f) for f in features)
-    for f in (i, j):
-        if not -n_features <= f < n_features:
-            raise ValueError(
-                f"features {tuple(features)} out of range for n_features = {n_features}"
-            )
+    if len(features) != 2:
+        raise ValueError(
+            f"features must be a pair of column names or indices, or 'pca', got "
+            f"{tuple(features)!r}"
+        )
+    i, j = (feature_index(f, names, n_features) for f in features)
     matrix = np.zeros((2, n_features))
     matrix[0, i] = 1.0
     matrix[1, j] = 1.0
-    labels = (feature_label(est, i % n_features), feature_label(est, j % n_features))
+    labels = (feature_label(names, i), feature_label(names, j))
     return Projection(matrix, np.zeros(n_features), labels)
 
 
-def plane_projection(est, X, features):
-    """Project onto two features, or onto the first two principal components."""
+def plane_projection(est, X, features, names=None):
+    """Project onto two features, or onto the first two principal components.
+
+    ``features`` is ``'pca'`` or a pair of column names (looked up in ``names``)
+    or indices.
+    """
     if est.n_features_in_ < 2:
         raise ValueError(
             "This plot needs at least 2 features, got n_features = 1; use "
@@ -108,16 +159,27 @@ def plane_projection(est, X, features):
     if isinstance(features, str):
         if features != "pca":
             raise ValueError(
-                f"features must be a pair of column indices or 'pca', got {features!r}"
+                "features must be a pair of column names or indices, or 'pca', got "
+                f"{features!r}"
             )
         return _pca_projection(est, X)
-    return _feature_projection(est, features)
+    return _feature_projection(est, features, names)
 
 
-def check_X(est, X):
-    """Validate ``X`` as floats with the fitted number of features (None passes)."""
+def check_X(est, X, names=None):
+    """Validate ``X`` as floats with the fitted number of features (None passes).
+
+    A DataFrame whose column names differ from the fitted ``names`` is rejected,
+    as scikit-learn's estimators reject it: its columns would be misread.
+    """
     if X is None:
         return None
+    columns = _column_names(X)
+    if names is not None and columns is not None and list(columns) != list(names):
+        raise ValueError(
+            f"The columns of X, {list(columns)}, differ from the feature names "
+            f"seen at fit, {list(names)}."
+        )
     X = check_array(X, dtype=np.float64)
     if X.shape[1] != est.n_features_in_:
         raise ValueError(

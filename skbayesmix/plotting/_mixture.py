@@ -10,6 +10,7 @@ from skbayesmix.plotting._base import (
     check_X,
     component_colors,
     feature_label,
+    feature_names,
     fitted_estimator,
     get_ax,
     label_axes,
@@ -111,8 +112,10 @@ def plot_components(
         Data to scatter underneath, in grey.
     n_std : float, default=2.0
         Number of standard deviations the ellipses span.
-    features : tuple of two int or 'pca', default=(0, 1)
-        Features to plot, or the first two principal components of ``X``.
+    features : tuple of two int or str, or 'pca', default=(0, 1)
+        Features to plot, as column indices or names (``feature_names_in_``
+        of an estimator fitted on a DataFrame, else the columns of a
+        DataFrame ``X``), or the first two principal components of ``X``.
     min_weight : float, default=0.01
         Components with a smaller posterior mean weight are not drawn.
     show_means : bool, default=True
@@ -127,9 +130,10 @@ def plot_components(
     """
     check_matplotlib_support("plot_components")
     est = fitted_estimator(estimator)
-    X = check_X(est, X)
+    names = feature_names(estimator, X)
+    X = check_X(est, X, names)
     ax = get_ax(ax)
-    projection = plane_projection(est, X, features)
+    projection = plane_projection(est, X, features, names)
     if X is not None:
         scatter_data(ax, projection.points(X))
     shown = _draw_components(ax, est, projection, n_std, min_weight, show_means)
@@ -161,8 +165,8 @@ def _grid_axes(est, projection, points, X, margin, grid_size):
     return xs, ys
 
 
-def _plot_density_2d(est, X, features, grid_size, levels, log, cmap, margin, ax):
-    projection = plane_projection(est, X, features)
+def _plot_density_2d(est, X, features, names, grid_size, levels, log, cmap, margin, ax):
+    projection = plane_projection(est, X, features, names)
     draws = projected_mixture(est, projection)
     points = draws.means.reshape(-1, 2) if X is None else projection.points(X)
     xs, ys = _grid_axes(est, projection, points, X, margin, grid_size)
@@ -199,7 +203,7 @@ def _mixture_1d(est):
     return draws, variances
 
 
-def _plot_density_1d(est, X, grid_size, log, margin, ax):
+def _plot_density_1d(est, X, names, grid_size, log, margin, ax):
     draws, variances = _mixture_1d(est)
     data = draws.means.ravel() if X is None else X[:, 0]
     lo, hi = data.min(), data.max()
@@ -214,7 +218,7 @@ def _plot_density_1d(est, X, grid_size, log, margin, ax):
     ax.plot(xs, values, color="C0", label="posterior predictive")
     if X is not None:
         ax.plot(X[:, 0], np.full(X.shape[0], values.min()), "|", color="k", alpha=0.5)
-    ax.set_xlabel(feature_label(est, 0))
+    ax.set_xlabel(feature_label(names, 0))
     ax.set_ylabel("log density" if log else "density")
     ax.set_title(_density_title(log))
     return ax
@@ -246,8 +250,10 @@ def plot_density(
     X : array-like of shape (n_samples, n_features), default=None
         Data scattered over the contours; also sets the plotting range. None
         uses the range of the component means and covariances.
-    features : tuple of two int or 'pca', default=(0, 1)
-        Features to plot, or the first two principal components of ``X``.
+    features : tuple of two int or str, or 'pca', default=(0, 1)
+        Features to plot, as column indices or names (``feature_names_in_``
+        of an estimator fitted on a DataFrame, else the columns of a
+        DataFrame ``X``), or the first two principal components of ``X``.
         Ignored for one-feature data, which is drawn as a density curve.
     grid_size : int, default=150
         Grid points per axis.
@@ -270,14 +276,31 @@ def plot_density(
     """
     check_matplotlib_support("plot_density")
     est = fitted_estimator(estimator)
-    X = check_X(est, X)
+    names = feature_names(estimator, X)
+    X = check_X(est, X, names)
     ax = get_ax(ax)
     if est.n_features_in_ == 1:
-        return _plot_density_1d(est, X, grid_size, log, margin, ax)
-    return _plot_density_2d(est, X, features, grid_size, levels, log, cmap, margin, ax)
+        return _plot_density_1d(est, X, names, grid_size, log, margin, ax)
+    return _plot_density_2d(
+        est, X, features, names, grid_size, levels, log, cmap, margin, ax
+    )
 
 
 # --------------------------------------------------------------- assignments
+
+
+def _predict_proba(est, X):
+    """``est.predict_proba`` of the validated array, named as at fit if it was."""
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None:
+        try:
+            import pandas as pd
+        except ImportError:
+            pass
+        else:
+            # Unnamed columns would make scikit-learn warn at the user.
+            X = pd.DataFrame(X, columns=names)
+    return est.predict_proba(X)
 
 
 def _assignment_style(proba, show_uncertainty, size):
@@ -296,12 +319,12 @@ def _assignment_style(proba, show_uncertainty, size):
     return labels, uncertainty, colors, sizes, edge
 
 
-def _assignment_points(est, X, features, uncertainty):
+def _assignment_points(est, X, features, names, uncertainty):
     """Place the points on a plane, or 1-D data against uncertainty; axis labels."""
     if est.n_features_in_ == 1:
         points = np.column_stack([X[:, 0], uncertainty])
-        return points, (feature_label(est, 0), "uncertainty (1 - max probability)")
-    projection = plane_projection(est, X, features)
+        return points, (feature_label(names, 0), "uncertainty (1 - max probability)")
+    projection = plane_projection(est, X, features, names)
     return projection.points(X), projection.labels
 
 
@@ -352,8 +375,10 @@ def plot_assignments(
         Fitted estimator.
     X : array-like of shape (n_samples, n_features)
         Data to assign.
-    features : tuple of two int or 'pca', default=(0, 1)
-        Features to plot, or the first two principal components of ``X``.
+    features : tuple of two int or str, or 'pca', default=(0, 1)
+        Features to plot, as column indices or names (``feature_names_in_``
+        of an estimator fitted on a DataFrame, else the columns of a
+        DataFrame ``X``), or the first two principal components of ``X``.
         One-feature data is drawn against its uncertainty.
     show_uncertainty : bool, default=True
         Scale marker area with uncertainty; False draws every point at ``size``.
@@ -370,12 +395,13 @@ def plot_assignments(
     """
     check_matplotlib_support("plot_assignments")
     est = fitted_estimator(estimator)
-    X = check_X(est, X)
+    names = feature_names(estimator, X)
+    X = check_X(est, X, names)
     ax = get_ax(ax)
     labels, uncertainty, colors, sizes, edge = _assignment_style(
-        est.predict_proba(X), show_uncertainty, size
+        _predict_proba(est, X), show_uncertainty, size
     )
-    points, (xlabel, ylabel) = _assignment_points(est, X, features, uncertainty)
+    points, (xlabel, ylabel) = _assignment_points(est, X, features, names, uncertainty)
     _scatter_assignments(ax, points, labels, colors, sizes, edge)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -422,8 +448,10 @@ def plot_mean_posterior(
         Fitted estimator.
     X : array-like of shape (n_samples, n_features), default=None
         Data to scatter underneath, in grey.
-    features : tuple of two int or 'pca', default=(0, 1)
-        Features to plot, or the first two principal components of ``X``.
+    features : tuple of two int or str, or 'pca', default=(0, 1)
+        Features to plot, as column indices or names (``feature_names_in_``
+        of an estimator fitted on a DataFrame, else the columns of a
+        DataFrame ``X``), or the first two principal components of ``X``.
     min_weight : float, default=0.01
         Components with a smaller posterior mean weight are not drawn.
     max_draws : int, default=1000
@@ -439,9 +467,10 @@ def plot_mean_posterior(
     """
     check_matplotlib_support("plot_mean_posterior")
     est = fitted_estimator(estimator)
-    X = check_X(est, X)
+    names = feature_names(estimator, X)
+    X = check_X(est, X, names)
     ax = get_ax(ax)
-    projection = plane_projection(est, X, features)
+    projection = plane_projection(est, X, features, names)
     means = projection.points(thinned_draws(est, max_draws)["means"])
     if X is not None:
         scatter_data(ax, projection.points(X), color="0.75", alpha=0.5)
