@@ -23,6 +23,7 @@ from skbayesmix._covariance import (
 )
 from skbayesmix._modes import posterior_chain_modes, stacked_chain_weights
 from skbayesmix._posterior import Posterior
+from skbayesmix._progress import progress_line
 from skbayesmix._relabel import relabel_features
 from skbayesmix._run_length import Verdict, sample_until_converged
 from skbayesmix._settings import resolve
@@ -42,11 +43,33 @@ _Assessment = namedtuple(
 )
 
 
+# What a warm start continues: the sampler, and the start and standardising
+# map the chains' draws are read with.
+_Chains = namedtuple("_Chains", ["sampler", "start", "standardization"])
+
+# Parameters that may change between a fit and the warm-started fit that
+# continues its chains.
+_CONTINUATION_FREE_PARAMS = (
+    "warm_start", "max_num_samples", "verbose", "verbose_interval"
+)
+
+
+def _same_value(a, b):
+    if a is None or b is None:
+        return a is b
+    sequences = (np.ndarray, list, tuple)
+    if isinstance(a, sequences) or isinstance(b, sequences):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and bool(np.all(a == b))
+    return type(a) is type(b) and a == b
+
+
 class BaseBayesianMixture(DensityMixin, BaseEstimator):
     """Base class of mixtures fitted by posterior sampling (not public).
 
     Subclasses define the constructor, ``_parameter_constraints``, and
-    ``_check_parameters(X)``, ``_start(X_std, standardization, rng)`` returning a
+    ``_check_parameters(X)`` returning findings about X to warn of (a list
+    of str), ``_start(X_std, standardization, rng)`` returning a
     :class:`~skbayesmix._initialization.Start`, ``_sampler(X_std, start, rng)``
     returning a :class:`~skbayesmix._inference.ChainSampler`, and
     ``_max_iterations()``, the budget of post-warm-up iterations per chain.
@@ -90,8 +113,8 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             Component labels.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        self._check_parameters(X)
-        memberships = self._fit(X.astype(np.float64, copy=False))
+        findings = self._check_parameters(X)
+        memberships = self._fit(X.astype(np.float64, copy=False), findings)
         # GaussianMixture keeps float32 input's dtype in its attributes and outputs;
         # sampling and densities run in float64 regardless.
         for name in (
@@ -100,16 +123,25 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             setattr(self, name, getattr(self, name).astype(X.dtype, copy=False))
         return memberships.argmax(axis=1)
 
-    def _fit(self, X):
+    def _fit(self, X, findings=()):
         """Sample, relabel, summarise; return the training rows' memberships."""
         rng = check_random_state(self.random_state)
         self._settings = resolve(self, *X.shape)
-        standardization = Standardization.fit(
-            X, self.covariance_type, standardize=self.standardize
-        )
-        X_std = standardization.transform(X)
-        start = self._start(X_std, standardization, rng)
-        sampler = self._sampler(X_std, start, rng, standardization=standardization)
+        chains = self._continuable_chains(X)
+        if chains is None:
+            standardization = Standardization.fit(
+                X, self.covariance_type, standardize=self.standardize
+            )
+            X_std = standardization.transform(X)
+            start = self._start(X_std, standardization, rng)
+            sampler = self._sampler(
+                X_std, start, rng, standardization=standardization
+            )
+            max_iterations = self._max_iterations()
+        else:
+            sampler, start, standardization = chains
+            sampler.progress = progress_line(self)
+            max_iterations = int(sampler.iterations.max()) + self._max_iterations()
 
         def assess(result):
             fit = self._assess(result, start, standardization, X, sampler)
@@ -125,7 +157,8 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             return fit, Verdict(more_draws_help, worst, threshold)
 
         result, fit, stopped = sample_until_converged(
-            sampler, assess, max_iterations=self._max_iterations()
+            sampler, assess, max_iterations=max_iterations,
+            continuing=chains is not None,
         )
         fit.diagnostics["stopped"] = stopped
         self._posterior = fit.posterior
@@ -145,10 +178,35 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         self.posterior_samples_ = self._posterior.samples()
         self.diagnostics_ = fit.diagnostics
         self.converged_ = fit.converged
-        self._warn_poor_inference(fit.empty_fraction)
+        self._fitted_params = self.get_params(deep=False)
+        if self.warm_start:
+            sampler.detach()
+            self._chains = _Chains(sampler, start, standardization)
+        else:
+            self.__dict__.pop("_chains", None)
+        self._warn_poor_inference(fit.empty_fraction, findings)
         if self.verbose:
             print(_diagnostics.describe_fit(self))
         return fit.summaries.memberships
+
+    def _continuable_chains(self, X):
+        """Return the previous fit's chains if this fit continues them, else None.
+
+        Only on the same data with the same parameters, except those that do
+        not change the chains (:data:`_CONTINUATION_FREE_PARAMS`).
+        """
+        chains = getattr(self, "_chains", None)
+        if not self.warm_start or chains is None:
+            return None
+        previous, current = self._fitted_params, self.get_params(deep=False)
+        same_params = all(
+            _same_value(previous[name], current[name])
+            for name in current
+            if name not in _CONTINUATION_FREE_PARAMS
+        )
+        if not same_params or not _same_value(self._X_train, X):
+            return None
+        return chains
 
     def _assess(self, result, start, standardization, X, sampler):
         """Relabel and summarise one set of draws; diagnose its convergence."""
@@ -188,19 +246,29 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             n_effective, median, empty_fraction,
         )
 
-    def _warn_poor_inference(self, empty_fraction):
-        """Raise the fit's ConvergenceWarnings; keep them in ``diagnostics_``."""
-        messages = _diagnostics.poor_inference_messages(
+    def _warn_poor_inference(self, empty_fraction, findings=()):
+        """Issue the fit's one ConvergenceWarning, if any, at the user's line.
+
+        Its findings (``findings`` about the data, then those about the
+        inference) are kept in ``diagnostics_["warnings"]``; the warning names
+        the model and lists them, one per line.
+        """
+        findings = [*findings, *_diagnostics.poor_inference_messages(
             self.diagnostics_,
             n_components=self.n_components,
             num_chains=self.num_chains,
             overfitted=self._settings.overfitted,
             empty_fraction=empty_fraction,
-        )
-        self.diagnostics_["warnings"] = messages
-        stacklevel = _warnings.caller_stacklevel()
-        for message in messages:
-            _warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
+        )]
+        self.diagnostics_["warnings"] = findings
+        if findings:
+            _warnings.warn(
+                _diagnostics.poor_inference_warning(
+                    _diagnostics.model_name(self), findings, converged=self.converged_
+                ),
+                ConvergenceWarning,
+                stacklevel=_warnings.caller_stacklevel(),
+            )
 
     def _relabelled_posterior(self, result, start, standardization, n_samples):
         """Relabel the draws to the start's components; return a Posterior."""
@@ -366,18 +434,22 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     def bic(self, X):
         """Bayesian information criterion for X (lower is better).
 
-        As in GaussianMixture, the log-likelihood is evaluated at the
-        maximum-likelihood parameters of the training data. They are found
-        once, at fit time, by EM (GaussianMixture's, with the same
-        ``reg_covar``) started from the posterior mean, or are the posterior
-        draw with the largest training likelihood when EM collapses a
-        component onto a singularity or does no better. Other data are only
-        evaluated at those parameters, so -2 log L is additive over disjoint
-        data sets, as a held-out score should be. The parameter count is
-        GaussianMixture's for ``n_components``, empty components included: an
-        overfitted mixture is penalised for every component it was given
-        (compare models by ``n_effective_components_``, :meth:`waic` or
-        :meth:`loo` instead).
+        BIC = -2 log L + p log n: -2 times the log-likelihood of X at the
+        maximum-likelihood parameters found at fit time (EM refinement started
+        from the posterior), plus the number of free parameters p times the
+        log of the number of rows n, GaussianMixture's formula and count.
+
+        The parameters are found once, on the training data: EM
+        (GaussianMixture's, with the same ``reg_covar``) started from the
+        posterior mean and from the start, keeping the best result that did
+        not collapse a component onto a singularity; the posterior draw with
+        the largest training likelihood stands in when no EM result beats it.
+        Other data are only evaluated at those parameters, so -2 log L is
+        additive over disjoint data sets, as a held-out score should be. p
+        counts every one of the ``n_components`` components, empty ones
+        included: an overfitted mixture is penalised for every component it
+        was given (compare models by ``n_effective_components_``,
+        :meth:`waic` or :meth:`loo` instead).
 
         Parameters
         ----------
@@ -393,8 +465,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     def aic(self, X):
         """Akaike information criterion for X (lower is better).
 
-        The log-likelihood is evaluated at the fit-time maximum-likelihood
-        parameters, as in :meth:`bic`.
+        AIC = -2 log L + 2 p, with the log-likelihood L of X at the
+        maximum-likelihood parameters found at fit time (EM refinement started
+        from the posterior) and the number of free parameters p, as in
+        :meth:`bic`.
 
         Parameters
         ----------
@@ -425,6 +499,13 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     def waic(self, X=None):
         """Widely applicable information criterion (ArviZ).
 
+        The elpd (higher is better) is sum_i log mean_s p(x_i | theta_s) minus
+        the effective number of parameters p = sum_i var_s log p(x_i |
+        theta_s), over the posterior draws s, computed as
+        :func:`arviz.waic` computes it, on the log scale. No warning is
+        issued; ``warning`` is True where ArviZ's would warn (some variance
+        above 0.4).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), default=None
@@ -444,13 +525,21 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     def loo(self):
         """Pareto-smoothed importance-sampling leave-one-out CV (ArviZ).
 
+        The elpd (higher is better) is sum_i log p(x_i | x_-i) on the training
+        data, each term estimated from the posterior draws by Pareto-smoothed
+        importance sampling, computed as :func:`arviz.loo` computes it, on the
+        log scale. Where some observation's Pareto k exceeds ArviZ's threshold
+        the estimate is unreliable, and a ConvergenceWarning says so: increase
+        ``num_samples``, or compare models by BIC or by a cross-validated
+        score instead.
+
         Returns
         -------
         result : dict
             ``elpd`` (higher is better), ``se``, ``p``, ``pointwise``,
-            ``pareto_k`` per observation, ``elpd_data`` (ArviZ's result) and
-            ``warning`` (True when some Pareto k exceeds ArviZ's threshold, in
-            which case a ConvergenceWarning is also issued).
+            ``pareto_k`` per observation, ``pareto_k_threshold``,
+            ``elpd_data`` (ArviZ's result) and ``warning`` (True when some
+            Pareto k exceeds the threshold).
         """
         result = _criteria.information_criterion(
             self.pointwise_log_likelihood(), "loo", posterior=self.posterior_samples_
@@ -458,11 +547,9 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         if result["warning"]:
             n_bad = int(np.sum(result["pareto_k"] > result["pareto_k_threshold"]))
             _warnings.warn(
-                f"PSIS-LOO is unreliable: {n_bad} observations have Pareto k above "
-                f"{result['pareto_k_threshold']:.2f}. Increase num_samples, or "
-                "compare models by BIC or held-out score instead.",
+                _diagnostics.pareto_k_message(n_bad, result["pareto_k_threshold"]),
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=_warnings.caller_stacklevel(),
             )
         return result
 
@@ -472,7 +559,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         idata : arviz.InferenceData
-            Groups ``posterior`` (weights, means, covariances in data units),
+            Groups ``posterior`` (weights, means, covariances in data units;
+            dimensions ``component``, ``feature``, and ``feature_i`` and
+            ``feature_j`` for covariance matrices, with the feature names as
+            coordinates when X had them),
             ``sample_stats`` (diverging, n_steps, acceptance_rate, step_size,
             energy, lp), ``log_likelihood`` (per observation, variable ``x``) and
             ``observed_data``.
@@ -489,6 +579,8 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             stats,
             log_likelihood=self.pointwise_log_likelihood(),
             observed=self._X_train,
+            covariance_type=self.covariance_type,
+            feature_names=getattr(self, "feature_names_in_", None),
         )
 
     def __sklearn_tags__(self):

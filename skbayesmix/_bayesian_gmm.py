@@ -10,12 +10,11 @@ posterior and everything read off it (``_posterior``), diagnostics
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skbayesmix import _warnings
 from skbayesmix._base import BaseBayesianMixture
-from skbayesmix._covariance import COVARIANCE_TYPES
+from skbayesmix._covariance import COVARIANCE_TYPES, inverse
 from skbayesmix._initialization import choose_start, jittered_chain_values
 from skbayesmix._prior import model_hyperparameters
 from skbayesmix._progress import progress_line
@@ -107,21 +106,64 @@ class BayesianGMM(BaseBayesianMixture):
         Non-negative regularisation added to the diagonal of every covariance,
         in data units, as in GaussianMixture.
 
-    init_params : {'auto', 'kmeans', 'bic', 'bgmm'}, default='auto'
+    init_params : {'auto', 'kmeans', 'k-means++', 'random', 'random_from_data', \
+            'bic', 'bgmm'}, default='auto'
         How prior centres and chain starting values are chosen. 'kmeans'
         centres every component on a k-means centroid and starts there: right
-        when ``n_components`` is the number of clusters. The other two leave
-        surplus components empty rather than splitting clusters between them,
-        for overfitted mixtures: occupied components are centred on the start's
-        means, empty ones on the data mean. 'bic' starts from the
+        when ``n_components`` is the number of clusters. 'k-means++',
+        'random_from_data' and 'random' are GaussianMixture's other starts:
+        centres seeded by k-means++, distinct rows drawn at random, or the
+        weighted means of random responsibilities (all near the data mean, so
+        the components start on top of one another and the fit is slower and
+        more often multimodal); each row then belongs to its nearest centre.
+        No EM follows any of them: the sampler takes it from there. 'bic' and
+        'bgmm' leave surplus components empty rather than splitting clusters
+        between them, for overfitted mixtures: occupied components are centred
+        on the start's means, empty ones on the data mean. 'bic' starts from the
         maximum-likelihood :class:`~sklearn.mixture.GaussianMixture` whose size,
-        from 1 to ``n_components``, BIC prefers (3 EM starts per size, a few
-        seconds for hundreds of points). 'bgmm' starts from scikit-learn's
+        from 1 to ``n_components``, BIC prefers (``n_init`` EM starts per size,
+        a few seconds for hundreds of points). 'bgmm' starts from scikit-learn's
         variational :class:`~sklearn.mixture.BayesianGaussianMixture` with the
         same Dirichlet concentration; it is cheaper, but on overlapping clusters
         it may merge two. NUTS rarely moves a cluster between one and two
         components, so the start's count tends to stay.
         'auto' is 'bic' when ``weight_concentration < 0.1``, else 'kmeans'.
+
+    n_init : int or None, default=None
+        Number of starts tried, the best kept, as in GaussianMixture: k-means
+        runs (least inertia) for 'kmeans', seedings (least inertia) for
+        'k-means++', 'random' and 'random_from_data', EM starts per size
+        (highest likelihood) for 'bic', variational fits for 'bgmm'. None is
+        3 for 'kmeans' and 'bic', 1 for the others. The sampler runs once,
+        from the start kept: ``num_chains`` is what explores the posterior.
+
+    max_iter : int or None, default=None
+        Iterations of the start's algorithm: k-means for 'kmeans', EM for
+        'bic', the variational fit for 'bgmm' (GaussianMixture's meaning, for
+        the start only). None keeps each algorithm's default (300, 100, 500).
+        The sampler's length is ``num_warmup``, ``num_samples`` and
+        ``max_num_samples``.
+
+    tol : float or None, default=None
+        Convergence threshold of the start's algorithm, as ``max_iter``
+        (k-means' relative tolerance, EM's lower-bound change). None keeps
+        each algorithm's default. The sampler's convergence is judged by
+        R-hat and ESS (``converged_``).
+
+    weights_init : array-like of shape (n_components,), default=None
+        Starting weights, as in GaussianMixture; None takes them from
+        ``init_params``.
+
+    means_init : array-like of shape (n_components, n_features), default=None
+        Starting means in data units, as in GaussianMixture; also the centres
+        of the mean priors (unless ``mean_prior`` is given), and every row
+        belongs to its nearest one for the parts of the start not given.
+
+    precisions_init : array-like, default=None
+        Starting precisions (inverse covariances) in data units, shaped as in
+        GaussianMixture for ``covariance_type``. Given any of the three
+        ``*_init``, the parts not given come from ``init_params`` ('bic' and
+        'bgmm' then act as 'kmeans').
 
     mean_prior : array-like of shape (n_features,) or (n_components, n_features), \
             default=None
@@ -205,10 +247,29 @@ class BayesianGMM(BaseBayesianMixture):
         Seeds k-means, the chains' starting jitter, the sampler's key and
         :meth:`sample`. An int gives identical fits.
 
+    warm_start : bool, default=False
+        If True, the next call of :meth:`fit` continues from this one. On the
+        same data with the same parameters (``max_num_samples``, ``verbose``
+        and ``verbose_interval`` may change) the chains continue where they
+        stopped, without warm-up: at least ``num_samples`` more iterations
+        per chain, then as ``max_num_samples`` allows counting from this
+        call, and the posterior is read off the last half of all their
+        iterations (see ``max_num_samples``). Otherwise, as in GaussianMixture,
+        the previous fit's ``weights_``, ``means_`` and ``covariances_`` are
+        the start (when ``n_components``, ``covariance_type`` and the number
+        of features agree) and the chains warm up again. The chains' state is
+        kept only by fits made with ``warm_start=True``.
+
     verbose : int, default=0
         0 prints nothing; 1 shows a progress line on ``sys.stderr`` while the
         chains run (phase, iterations, rate and time left; rewritten in place
         on a terminal) and prints a summary of the fit and its diagnostics.
+
+    verbose_interval : int, default=10
+        Seconds between two progress lines when ``sys.stderr`` is not a
+        terminal (a file or a notebook; on a terminal the line is rewritten in
+        place twice a second). GaussianMixture counts EM iterations here; a
+        sampler's iterations are many and uneven, so time is the unit.
 
     Attributes
     ----------
@@ -281,8 +342,9 @@ class BayesianGMM(BaseBayesianMixture):
         rows differ on more than 1% of the rows, each group stationary on
         its own) and ``chain_weights`` (how much each chain counts in every
         posterior average: equal with one mode, stacking weights of the modes'
-        leave-one-out predictions otherwise [5]_). ``warnings``: the fit's
-        ConvergenceWarning messages.
+        leave-one-out predictions otherwise [5]_). ``warnings``: the findings
+        of the fit's one ConvergenceWarning (its message names the model and
+        lists them, one per line).
 
     n_effective_components_ : int
         Posterior median (rounded) of the number of components whose expected
@@ -381,7 +443,20 @@ class BayesianGMM(BaseBayesianMixture):
         "scale_prior": [Interval(Real, 0.0, None, closed="neither")],
         "lkj_concentration": [Interval(Real, 0.0, None, closed="neither")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "init_params": [StrOptions({"auto", "kmeans", "bic", "bgmm"})],
+        "init_params": [
+            StrOptions(
+                {"auto", "kmeans", "k-means++", "random", "random_from_data", "bic",
+                 "bgmm"}
+            )
+        ],
+        "n_init": [Interval(Integral, 1, None, closed="left"), None],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "tol": [Interval(Real, 0.0, None, closed="left"), None],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "warm_start": ["boolean"],
+        "verbose_interval": [Interval(Real, 0.0, None, closed="neither")],
         "weight_parameterization": [
             StrOptions({"auto", "simplex", "softmax", "gamma"})
         ],
@@ -416,6 +491,12 @@ class BayesianGMM(BaseBayesianMixture):
         lkj_concentration=2.0,
         reg_covar=1e-6,
         init_params="auto",
+        n_init=None,
+        max_iter=None,
+        tol=None,
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
         mean_prior=None,
         standardize=True,
         num_warmup=500,
@@ -427,7 +508,9 @@ class BayesianGMM(BaseBayesianMixture):
         max_tree_depth=10,
         dense_mass="auto",
         random_state=None,
+        warm_start=False,
         verbose=0,
+        verbose_interval=10,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -441,6 +524,12 @@ class BayesianGMM(BaseBayesianMixture):
         self.lkj_concentration = lkj_concentration
         self.reg_covar = reg_covar
         self.init_params = init_params
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
         self.mean_prior = mean_prior
         self.standardize = standardize
         self.num_warmup = num_warmup
@@ -452,12 +541,15 @@ class BayesianGMM(BaseBayesianMixture):
         self.max_tree_depth = max_tree_depth
         self.dense_mass = dense_mass
         self.random_state = random_state
+        self.warm_start = warm_start
         self.verbose = verbose
-
+        self.verbose_interval = verbose_interval
 
     # ------------------------------------------------------------------ fitting
 
     def _check_parameters(self, X):
+        """Check the parameters against X; return findings about X to warn of."""
+        findings = []
         n_samples, n_features = X.shape
         if isinstance(self.max_num_samples, Integral) and (
             self.max_num_samples < self.num_samples
@@ -473,12 +565,10 @@ class BayesianGMM(BaseBayesianMixture):
             )
         n_distinct = len(np.unique(X, axis=0))
         if n_distinct < self.n_components:
-            _warnings.warn(
+            findings.append(
                 f"X has only {n_distinct} distinct rows, fewer than n_components = "
                 f"{self.n_components}: some components have no data of their own. "
-                f"Reduce n_components to at most {n_distinct}.",
-                ConvergenceWarning,
-                stacklevel=_warnings.caller_stacklevel(),
+                f"Reduce n_components to at most {n_distinct}."
             )
         dof = self.degrees_of_freedom_prior
         if dof is not None and dof <= n_features - 1:
@@ -499,9 +589,25 @@ class BayesianGMM(BaseBayesianMixture):
                 )
             if not np.all(np.isfinite(mean_prior)):
                 raise ValueError("mean_prior contains NaN or infinity.")
+        self._initial = _checked_initial_parameters(self, n_features)
+        return findings
 
     def _start(self, X_std, standardization, rng):
         """Choose the start; centre the mean priors on ``mean_prior`` if given."""
+        initial = self._initial
+        if not initial and self.warm_start:
+            initial = self._previous_solution()
+        given = {
+            "weights": initial.get("weights"),
+            "means": None,
+            "covariances": None,
+        }
+        if initial.get("means") is not None:
+            given["means"] = standardization.transform(initial["means"])
+        if initial.get("covariances") is not None:
+            given["covariances"] = standardization.covariances_to_std(
+                initial["covariances"]
+            )
         start = choose_start(
             X_std,
             self.n_components,
@@ -509,6 +615,10 @@ class BayesianGMM(BaseBayesianMixture):
             init_params=self._settings.init_params,
             weight_concentration=self.weight_concentration,
             random_state=rng,
+            n_init=self.n_init,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            given=given,
         )
         if self.mean_prior is not None:
             mean_prior = np.asarray(self.mean_prior, dtype=np.float64)
@@ -517,6 +627,20 @@ class BayesianGMM(BaseBayesianMixture):
             ).copy()
             start = start._replace(prior_loc=prior_loc)
         return start
+
+    def _previous_solution(self):
+        """Return the last fit's point estimates if they fit this fit's shapes."""
+        fitted = getattr(self, "_fitted_params", None)
+        if fitted is None or any(
+            fitted[name] != getattr(self, name)
+            for name in ("n_components", "covariance_type")
+        ) or self.means_.shape[1] != self.n_features_in_:
+            return {}
+        return {
+            "weights": np.asarray(self.weights_, dtype=np.float64),
+            "means": np.asarray(self.means_, dtype=np.float64),
+            "covariances": np.asarray(self.covariances_, dtype=np.float64),
+        }
 
     def _max_iterations(self):
         if self.max_num_samples is None:
@@ -560,3 +684,68 @@ class BayesianGMM(BaseBayesianMixture):
             progress=progress_line(self),
         )
 
+
+def _checked_initial_parameters(estimator, n_features):
+    """Check the ``*_init`` parameters as GaussianMixture does.
+
+    The precisions are turned into covariances.
+
+    Returns
+    -------
+    initial : dict
+        The given ones only: ``weights``, ``means``, ``covariances`` (data units).
+    """
+    n_components = estimator.n_components
+    initial = {}
+    if estimator.weights_init is not None:
+        weights = _checked_init_array(
+            "weights_init", estimator.weights_init, (n_components,)
+        )
+        if np.any(weights < 0) or np.any(weights > 1):
+            raise ValueError(
+                "The parameter 'weights_init' should be in the range [0, 1], but "
+                f"got min value {weights.min():.5f}, max value {weights.max():.5f}"
+            )
+        if not np.isclose(weights.sum(), 1.0):
+            raise ValueError(
+                "The parameter 'weights_init' should be normalized, but got "
+                f"sum(weights) = {weights.sum():.5f}"
+            )
+        initial["weights"] = weights
+    if estimator.means_init is not None:
+        initial["means"] = _checked_init_array(
+            "means_init", estimator.means_init, (n_components, n_features)
+        )
+    if estimator.precisions_init is not None:
+        covariance_type = estimator.covariance_type
+        shape = {
+            "full": (n_components, n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (n_components, n_features),
+            "spherical": (n_components,),
+        }[covariance_type]
+        precisions = _checked_init_array(
+            "precisions_init", estimator.precisions_init, shape
+        )
+        if covariance_type in ("full", "tied"):
+            matrices = precisions.reshape((-1, n_features, n_features))
+            symmetric = np.allclose(matrices, np.swapaxes(matrices, 1, 2))
+            if not symmetric or np.any(np.linalg.eigvalsh(matrices) <= 0):
+                raise ValueError(
+                    f"'{covariance_type} precision' should be symmetric, "
+                    "positive-definite"
+                )
+        elif np.any(precisions <= 0):
+            raise ValueError(f"'{covariance_type} precision' should be positive")
+        initial["covariances"] = inverse(precisions, covariance_type)
+    return initial
+
+
+def _checked_init_array(name, value, shape):
+    array = check_array(value, dtype=np.float64, ensure_2d=False, allow_nd=True)
+    if array.shape != shape:
+        raise ValueError(
+            f"The parameter '{name}' should have the shape of {shape}, but got "
+            f"{array.shape}"
+        )
+    return array

@@ -15,6 +15,7 @@ from skbayesmix._criteria import (
     elpd_differences,
     membership_entropy,
 )
+from skbayesmix._diagnostics import describe, model_name, poor_inference_warning
 from skbayesmix._warnings import collected_warnings, quiet_fit, warn
 
 # Per-candidate values, one column each of ``cv_results_``.
@@ -117,21 +118,15 @@ def _fit(estimator, X):
         return
     quiet_fit(estimator, X)
     if not estimator.converged_:
+        finding = (
+            f"EM stopped after max_iter={estimator.max_iter} iterations before "
+            f"its lower bound changed by less than tol={estimator.tol:g}. "
+            "Increase max_iter or tol."
+        )
         warn(
-            f"EM did not converge in max_iter={estimator.max_iter} iterations "
-            f"(tol={estimator.tol:g}). Increase max_iter or tol.",
+            poor_inference_warning(model_name(estimator), [finding], converged=False),
             ConvergenceWarning,
         )
-
-
-def describe(estimator):
-    """Short text naming a candidate: its n_components and covariance type."""
-    params = estimator.get_params()
-    text = f"n_components={params['n_components']}"
-    if "covariance_type" in params:
-        text += f", covariance_type={params['covariance_type']!r}"
-    return text
-
 
 
 def results_table(fitted, scores, ic_results, candidate_params, X):

@@ -15,12 +15,16 @@ stacking weights that combine chains in different modes.
 import numpy as np
 import xarray as xr
 
-from skbayesmix._diagnostics import az
+from skbayesmix._diagnostics import arviz
 from skbayesmix._settings import NEGLIGIBLE_ELPD_DIFFERENCE
 
-# ArviZ's own logsumexp (imported through _diagnostics, which imports ArviZ
-# quietly), so that the values assembled here are ArviZ's to the last bit.
-_logsumexp = az.stats.stats_utils.logsumexp
+
+def _logsumexp(*args, **kwargs):
+    # ArviZ's own logsumexp (imported through _diagnostics, which imports
+    # ArviZ quietly), so that the values assembled here are ArviZ's to the
+    # last bit.
+    return arviz().stats.stats_utils.logsumexp(*args, **kwargs)
+
 
 # arviz.waic warns when some posterior variance of the log predictive density
 # exceeds this (Vehtari, Gelman and Gabry 2017, section 2.2).
@@ -134,7 +138,7 @@ def _waic(log_likelihood):
     n_obs, n_samples = draws.shape
     variance = np.var(draws, axis=1)
     waic_i = _row_logsumexp(draws, b_inv=n_samples) - variance
-    return az.ELPDData(
+    return arviz().ELPDData(
         data=[np.sum(waic_i), (n_obs * np.var(waic_i)) ** 0.5, np.sum(variance),
               n_samples, n_obs, bool(np.any(variance > WAIC_VARIANCE_WARNING)),
               _pointwise_array(waic_i, "waic_i"), "log"],
@@ -155,16 +159,16 @@ def _loo(log_likelihood, posterior):
     n_obs, n_samples = draws.shape
     reff = 1.0
     if posterior is not None and log_likelihood.shape[0] > 1:
-        ess = az.ess(_posterior_dataset(posterior), method="mean")
+        ess = arviz().ess(_posterior_dataset(posterior), method="mean")
         reff = np.hstack([ess[v].values.flatten() for v in ess.data_vars]).mean()
         reff /= n_samples
-    log_weights, pareto_k = az.psislw(-draws, reff)
+    log_weights, pareto_k = arviz().psislw(-draws, reff)
     log_weights += draws
     good_k = min(1 - 1 / np.log10(n_samples), 0.7)
     loo_i = _row_logsumexp(log_weights)
     elpd = loo_i.sum()
     lppd = np.sum(_row_logsumexp(draws, b_inv=n_samples))
-    return az.ELPDData(
+    return arviz().ELPDData(
         data=[elpd, (n_obs * np.var(loo_i)) ** 0.5, lppd - elpd, n_samples, n_obs,
               bool(np.any(pareto_k > good_k)), _pointwise_array(loo_i, "loo_i"),
               _pointwise_array(pareto_k, "pareto_shape"), "log", good_k],

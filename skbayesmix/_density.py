@@ -17,7 +17,6 @@ from collections import namedtuple
 
 import numpy as np
 
-from skbayesmix import _compiled_density
 from skbayesmix._covariance import full_matrices
 from skbayesmix._threadpool import map_in_threads, usable_cores
 
@@ -223,6 +222,9 @@ def predictive_log_joint(X, draws, *, max_elements=MAX_ELEMENTS):
     """
     n_draws, n_components = draws.weights.shape
     if X.shape[0] * n_draws * n_components >= MIN_COMPILED_WORK:
+        # JAX is imported on first use only.
+        from skbayesmix import _compiled_density
+
         return _compiled_density.predictive_log_joint(
             X, draws._replace(draw_weights=_draw_weights(draws))
         )

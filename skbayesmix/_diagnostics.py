@@ -5,6 +5,7 @@ dict (R-hat, ESS, divergences, sampler statistics, occupied components), whether
 the fit converged, the warnings it raises and the summary it prints.
 """
 
+import functools
 import threading
 import warnings
 
@@ -19,18 +20,37 @@ from skbayesmix._settings import (
     r_hat_threshold,
 )
 
-if threading.active_count() == 1:
-    # ArviZ 0.2x announces its 1.0 refactor with a FutureWarning at import, once
-    # a day. catch_warnings swaps the process-wide filters, which is safe only
-    # while no other thread runs (skbayesmix._warnings); otherwise it may show.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+
+@functools.cache
+def arviz():
+    """Import ArviZ on first use (it imports matplotlib) and return it."""
+    if threading.active_count() == 1:
+        # ArviZ 0.2x announces its 1.0 refactor with a FutureWarning at import,
+        # once a day. catch_warnings swaps the process-wide filters, which is
+        # safe only while no other thread runs (skbayesmix._warnings);
+        # otherwise it may show.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            import arviz as az
+    else:
         import arviz as az
-else:
-    import arviz as az
+    return az
 
 
-def to_inference_data(posterior, sample_stats, *, log_likelihood=None, observed=None):
+# Named dimensions of the mixture's sites after (chain, draw); a covariance
+# matrix has a row and a column feature.
+_COVARIANCE_DIMS = {
+    "full": ["component", "feature_i", "feature_j"],
+    "tied": ["feature_i", "feature_j"],
+    "diag": ["component", "feature"],
+    "spherical": ["component"],
+}
+
+
+def to_inference_data(
+    posterior, sample_stats, *, log_likelihood=None, observed=None,
+    covariance_type=None, feature_names=None,
+):
     """Build an :class:`arviz.InferenceData` from NumPy arrays.
 
     Parameters
@@ -41,6 +61,12 @@ def to_inference_data(posterior, sample_stats, *, log_likelihood=None, observed=
         Sampler statistic to array of shape (chain, draw).
     log_likelihood : ndarray of shape (chain, draw, n_samples), default=None
     observed : ndarray of shape (n_samples, n_features), default=None
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default=None
+        Names the dimensions of ``weights``, ``means`` and ``covariances``
+        (``component``, ``feature``, and ``feature_i``, ``feature_j`` for a
+        matrix); None leaves ArviZ's default names.
+    feature_names : array-like of str, default=None
+        Coordinates of the feature dimensions; None numbers them.
 
     Returns
     -------
@@ -51,7 +77,22 @@ def to_inference_data(posterior, sample_stats, *, log_likelihood=None, observed=
         groups["log_likelihood"] = {"x": log_likelihood}
     if observed is not None:
         groups["observed_data"] = {"x": observed}
-    return az.from_dict(**groups, dims={"x": ["obs_id", "feature"]})
+    dims = {"x": ["obs_id", "feature"]}
+    coords = {}
+    if covariance_type is not None:
+        dims.update(
+            weights=["component"],
+            means=["component", "feature"],
+            covariances=_COVARIANCE_DIMS[covariance_type],
+        )
+        n_components, n_features = posterior["means"].shape[2:]
+        coords["component"] = np.arange(n_components)
+        features = (
+            np.arange(n_features) if feature_names is None
+            else np.asarray(feature_names, dtype=object)
+        )
+        coords.update(feature=features, feature_i=features, feature_j=features)
+    return arviz().from_dict(**groups, dims=dims, coords=coords)
 
 
 def convergence_summary(posterior, symmetric=()):
@@ -78,6 +119,7 @@ def convergence_summary(posterior, symmetric=()):
         name: _upper_triangle(value) if name in symmetric else value
         for name, value in posterior.items()
     }
+    az = arviz()
     dataset = az.convert_to_dataset(diagnosed)
     n_chains, n_draws = next(iter(posterior.values())).shape[:2]
     # ArviZ logs to stderr instead of raising when there are too few chains or
@@ -338,9 +380,65 @@ def _excluded_note(diagnostics, n_components, overfitted):
     )
 
 
+def _apart(value, threshold, *, decimals):
+    """Format a value and its threshold with the fewest decimals that tell them apart.
+
+    At least ``decimals``, the same for both, so that rounding never prints a
+    value on the wrong side of its threshold: R-hat 1.01004 against 1.01
+    prints ``1.01004`` and ``1.01000``, not ``1.0100`` twice. Equal values
+    print equal.
+    """
+    if value != threshold:
+        for places in range(decimals, 17):
+            texts = f"{value:.{places}f}", f"{threshold:.{places}f}"
+            if texts[0] != texts[1]:
+                return texts
+    return f"{value:.{decimals}f}", f"{threshold:.{decimals}f}"
+
+
+def describe(estimator):
+    """Short text naming a model: its n_components and covariance type."""
+    params = estimator.get_params()
+    text = f"n_components={params['n_components']}"
+    if "covariance_type" in params:
+        text += f", covariance_type={params['covariance_type']!r}"
+    return text
+
+
+def model_name(estimator):
+    """Name a model by its class and :func:`describe`: ``GaussianMixture(...)``."""
+    return f"{type(estimator).__name__}({describe(estimator)})"
+
+
+def poor_inference_warning(name, findings, *, converged):
+    """One ConvergenceWarning message for a fit: the model, then each finding.
+
+    Parameters
+    ----------
+    name : str
+        The model, as :func:`model_name` gives it.
+    findings : list of str
+        :func:`poor_inference_messages`; not empty.
+    converged : bool
+        The fit's ``converged_`` (False for every finding but empty components).
+
+    Returns
+    -------
+    message : str
+        ``"<name> did not converge:"`` (or ``"<name> converged, but:"``), then
+        one line ``"- <finding>"`` per finding.
+    """
+    head = f"{name} did not converge:" if not converged else f"{name} converged, but:"
+    return "\n".join([head, *(f"- {finding}" for finding in findings)])
+
+
 def poor_inference_messages(diagnostics, *, n_components, num_chains, overfitted,
                             empty_fraction):
-    """ConvergenceWarning messages for a fit, each saying what to change."""
+    """List the findings of a fit's ConvergenceWarning, each saying what to change.
+
+    :func:`poor_inference_warning` merges them into the one warning a fit
+    issues; ``diagnostics_["warnings"]`` keeps them as this list.
+    """
     messages = []
     n_draws = num_chains * diagnostics["num_draws"]
     ran = (
@@ -383,15 +481,18 @@ def poor_inference_messages(diagnostics, *, n_components, num_chains, overfitted
             )
         else:
             advice = "Increase num_warmup and max_num_samples, or reduce n_components."
+        r_hat_text, threshold_text = _apart(max_r_hat, threshold, decimals=4)
         messages.append(
-            f"R-hat is {max_r_hat:.4f}{note} for a quantity that must stay below "
-            f"{threshold:.4f}{ran}: the chains disagree. {advice}"
+            f"R-hat is {r_hat_text}{note} for a quantity that must stay below "
+            f"{threshold_text}{ran}: the chains disagree. {advice}"
         )
+    # The bar is per chain; the ESS is that of all chains together.
     min_total = MIN_ESS_PER_CHAIN * num_chains
     if np.isfinite(min_ess) and min_ess < min_total:
+        ess_text, _ = _apart(min_ess, min_total, decimals=0)
         messages.append(
-            f"Min bulk ESS is {min_ess:.0f}{note}, below {min_total} "
-            f"({MIN_ESS_PER_CHAIN} per chain for {num_chains} chains): posterior "
+            f"Min bulk ESS is {ess_text}{note}, below {min_total} "
+            f"({MIN_ESS_PER_CHAIN} per chain x {num_chains} chains): posterior "
             f"summaries are noisy{ran}. Increase num_samples or max_num_samples."
         )
     empty = np.flatnonzero(empty_fraction > OCCUPIED_FRACTION)
@@ -408,6 +509,16 @@ def poor_inference_messages(diagnostics, *, n_components, num_chains, overfitted
     return messages
 
 
+def pareto_k_message(n_bad, threshold):
+    """Word the advice when PSIS-LOO is unreliable (``loo()`` and the selector)."""
+    observations = "observation has" if n_bad == 1 else "observations have"
+    return (
+        f"PSIS-LOO is unreliable: {n_bad} {observations} Pareto k above "
+        f"{threshold:.2f}. Increase num_samples, or compare models by BIC or by "
+        "a cross-validated score instead."
+    )
+
+
 def describe_fit(estimator):
     """Describe a fitted BayesianGMM: model, weights, diagnostics, timings.
 
@@ -415,18 +526,20 @@ def describe_fit(estimator):
     """
     diag = estimator.diagnostics_
     n_draws = estimator.num_chains * diag["num_draws"]
+    chains = f"{estimator.num_chains} chain" + "s" * (estimator.num_chains != 1)
     return "\n".join(
         [
-            f"BayesianGMM(n_components={estimator.n_components}, covariance_type="
-            f"'{estimator.covariance_type}'): {estimator.num_chains} chains x "
+            f"{model_name(estimator)}: {chains} x "
             f"{estimator.num_warmup}+{diag['num_iterations']} (last "
             f"{diag['num_draws']} kept), effective components "
             f"{estimator.n_effective_components_}",
             f"weights: {np.array2string(estimator.weights_, precision=3)}",
             f"divergent transitions: {diag['divergences']} of {n_draws}",
             f"max R-hat: {diag['max_r_hat']:.4f}; modes: {diag['n_modes']}",
-            f"min bulk ESS: {diag['min_ess_bulk']:.0f} (want > "
-            f"{MIN_ESS_PER_CHAIN * estimator.num_chains})",
+            f"min bulk ESS: {diag['min_ess_bulk']:.0f} over the "
+            f"{chains} (want at least "
+            f"{MIN_ESS_PER_CHAIN * estimator.num_chains}, {MIN_ESS_PER_CHAIN} per "
+            "chain)",
             f"converged: {estimator.converged_}",
             f"compile {diag['compile_time']:.1f} s, "
             f"sampling {diag['sampling_time']:.1f} s",

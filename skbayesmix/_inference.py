@@ -494,6 +494,17 @@ class ChainSampler:
             self.iterations[chain] += self.settings.num_samples
         self._rounds += 1
 
+    def detach(self):
+        """Keep the chains' state as NumPy arrays, to continue in a later fit.
+
+        The HMC states and the key leave the device (so that a fitted
+        estimator pickles and holds no JAX array); the progress line, tied to
+        a stream, is dropped.
+        """
+        self._states = jax.device_get(self._states)
+        self._key = np.asarray(self._key)
+        self.progress = None
+
     def result(self, n_draws=None):
         """Return the last ``n_draws`` draws of every chain (default: all they share).
 

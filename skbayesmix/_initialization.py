@@ -11,7 +11,7 @@ units.
 from collections import namedtuple
 
 import numpy as np
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, kmeans_plusplus
 
 from skbayesmix._covariance import (
     correlate_noise,
@@ -80,7 +80,7 @@ class Start(namedtuple("Start", ["prior_loc", "values", "occupied"])):
         return memberships.sum(axis=0), scatter
 
 
-def kmeans_start(X, n_components, *, random_state, n_init=3):
+def kmeans_start(X, n_components, *, random_state, n_init=3, max_iter=None, tol=None):
     """Cluster standardised data with k-means and summarise each cluster.
 
     Parameters
@@ -89,6 +89,8 @@ def kmeans_start(X, n_components, *, random_state, n_init=3):
     n_components : int
     random_state : RandomState
     n_init : int, default=3
+    max_iter, tol : int and float or None, default=None
+        :class:`~sklearn.cluster.KMeans`' own; None keeps its defaults.
 
     Returns
     -------
@@ -98,11 +100,63 @@ def kmeans_start(X, n_components, *, random_state, n_init=3):
     # k-means cannot find more clusters than there are distinct points (and warns
     # without advice); surplus components then start on copies of the centres.
     n_clusters = min(n_components, len(np.unique(X, axis=0)))
-    kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
+    options = {
+        name: value
+        for name, value in (("max_iter", max_iter), ("tol", tol))
+        if value is not None
+    }
+    kmeans = KMeans(
+        n_clusters=n_clusters, n_init=n_init, random_state=random_state, **options
+    )
     with SKLEARN_FIT_LOCK:
         labels = kmeans.fit_predict(X)
     centers = kmeans.cluster_centers_[np.arange(n_components) % n_clusters]
     return centers, labels
+
+
+def seeded_start(X, n_components, *, init_params, random_state, n_init=1):
+    """Seed centres as GaussianMixture's other ``init_params``; label rows nearest.
+
+    'k-means++' seeds centres with :func:`~sklearn.cluster.kmeans_plusplus`,
+    'random_from_data' picks distinct rows at random, and 'random' gives every
+    row random responsibilities, as :class:`~sklearn.mixture.GaussianMixture`
+    does (the centres are their weighted means, all close to the data mean).
+    Of ``n_init`` seedings, the one of least inertia is kept; no k-means
+    iteration follows.
+
+    Returns
+    -------
+    centers : ndarray of shape (n_components, n_features)
+    labels : ndarray of shape (n_samples,)
+    """
+    rng = random_state
+    n_samples = X.shape[0]
+    best = None
+    for _ in range(n_init):
+        if init_params == "k-means++":
+            centers, _ = kmeans_plusplus(X, n_components, random_state=rng)
+        elif init_params == "random_from_data":
+            centers = X[rng.choice(n_samples, size=n_components, replace=False)]
+        else:  # 'random'
+            resp = rng.uniform(size=(n_samples, n_components))
+            resp /= resp.sum(axis=1, keepdims=True)
+            centers = (resp.T @ X) / resp.sum(axis=0)[:, None]
+        labels, inertia = nearest_centers(X, centers)
+        if best is None or inertia < best[2]:
+            best = (centers, labels, inertia)
+    return best[0], best[1]
+
+
+def nearest_centers(X, centers):
+    """Label every row with its nearest centre; return the labels and the inertia."""
+    distances = (
+        np.sum(X**2, axis=1)[:, None]
+        - 2 * X @ centers.T
+        + np.sum(centers**2, axis=1)[None]
+    )
+    labels = np.argmin(distances, axis=1)
+    inertia = float(np.sum(np.maximum(distances[np.arange(len(X)), labels], 0.0)))
+    return labels, inertia
 
 
 def initial_values(X, centers, labels, *, covariance_type):
@@ -193,7 +247,8 @@ def jittered_chain_values(values, *, covariance_type, num_chains, random_state,
 
 
 def variational_start(
-    X, n_components, *, covariance_type, weight_concentration, random_state, n_init=1
+    X, n_components, *, covariance_type, weight_concentration, random_state, n_init=1,
+    max_iter=None, tol=None,
 ):
     """Fit scikit-learn's variational Bayesian mixture to standardised data.
 
@@ -208,6 +263,8 @@ def variational_start(
     weight_concentration : float
     random_state : RandomState
     n_init : int, default=1
+    max_iter, tol : int and float or None, default=None
+        Of the variational fit; None is 500 iterations and scikit-learn's tol.
 
     Returns
     -------
@@ -223,9 +280,10 @@ def variational_start(
         covariance_type=covariance_type,
         weight_concentration_prior_type="dirichlet_distribution",
         weight_concentration_prior=weight_concentration,
-        max_iter=500,
+        max_iter=500 if max_iter is None else max_iter,
         n_init=n_init,
         random_state=random_state,
+        **_tol_option(tol),
     )
     quiet_fit(bgmm, X)
     return bgmm.weights_, bgmm.means_, bgmm.covariances_
@@ -259,7 +317,10 @@ def mixture_initial_values(weights, means, covariances, *, covariance_type):
     return values
 
 
-def bic_start(X, n_components, *, covariance_type, random_state, n_init=3):
+def bic_start(
+    X, n_components, *, covariance_type, random_state, n_init=3, max_iter=None,
+    tol=None,
+):
     """Fit maximum-likelihood mixtures of 1..n_components and keep BIC's choice.
 
     The same search as mclust or a loop over scikit-learn's ``GaussianMixture``:
@@ -279,6 +340,8 @@ def bic_start(X, n_components, *, covariance_type, random_state, n_init=3):
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     random_state : RandomState
     n_init : int, default=3
+    max_iter, tol : int and float or None, default=None
+        Of every EM fit; None keeps GaussianMixture's defaults.
 
     Returns
     -------
@@ -303,6 +366,8 @@ def bic_start(X, n_components, *, covariance_type, random_state, n_init=3):
         mixture = GaussianMixture(
             k, covariance_type=covariance_type, n_init=n_init,
             random_state=random_state,
+            **_tol_option(tol),
+            **({} if max_iter is None else {"max_iter": max_iter}),
         )
         try:
             quiet_fit(mixture, X)
@@ -329,7 +394,7 @@ def bic_start(X, n_components, *, covariance_type, random_state, n_init=3):
 
 def overfitted_start(
     X, n_components, *, covariance_type, weight_concentration, random_state,
-    method="bic",
+    method="bic", n_init=None, max_iter=None, tol=None,
 ):
     """Prior centres and starting values in which surplus components are empty.
 
@@ -351,20 +416,27 @@ def overfitted_start(
     weight_concentration : float
     random_state : RandomState
     method : {'bic', 'bgmm'}, default='bic'
+    n_init, max_iter, tol : int, int and float or None, default=None
+        Of the EM or variational fits; None keeps the defaults of
+        :func:`bic_start` and :func:`variational_start`.
 
     Returns
     -------
     start : Start
     """
+    options = dict(max_iter=max_iter, tol=tol)
+    if n_init is not None:
+        options["n_init"] = n_init
     if method == "bic":
         weights, means, covariances = bic_start(
             X, n_components, covariance_type=covariance_type,
-            random_state=random_state,
+            random_state=random_state, **options,
         )
     else:
         weights, means, covariances = variational_start(
             X, n_components, covariance_type=covariance_type,
             weight_concentration=weight_concentration, random_state=random_state,
+            **options,
         )
     n_samples = X.shape[0]
     occupied = weights * n_samples >= OCCUPIED_COUNT
@@ -386,7 +458,7 @@ def overfitted_start(
 
 def choose_start(
     X, n_components, *, covariance_type, init_params, weight_concentration,
-    random_state,
+    random_state, n_init=None, max_iter=None, tol=None, given=None,
 ):
     """Choose the start that ``init_params`` names, on standardised data.
 
@@ -396,22 +468,63 @@ def choose_start(
         Standardised data.
     n_components : int
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
-    init_params : {'kmeans', 'bic', 'bgmm'}
-        'kmeans' centres every component on a k-means centroid;
-        'bic' and 'bgmm' are :func:`overfitted_start`'s methods.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'bic', \
+            'bgmm'}
+        'kmeans' centres every component on a k-means centroid; 'k-means++',
+        'random' and 'random_from_data' on centres seeded as
+        GaussianMixture seeds them (:func:`seeded_start`); 'bic' and 'bgmm' are
+        :func:`overfitted_start`'s methods.
     weight_concentration : float
     random_state : RandomState
+    n_init : int or None, default=None
+        Starts tried, the best kept; None is 3 for 'kmeans' and 'bic', 1 for
+        the others.
+    max_iter, tol : int and float or None, default=None
+        Of k-means, or of the EM or variational fits; None keeps their defaults.
+    given : dict or None, default=None
+        Parts of the start given by the user, in standardised units:
+        ``weights`` (n_components,), ``means`` (n_components, n_features),
+        ``covariances`` (scikit-learn's shape for ``covariance_type``). They
+        replace what ``init_params`` would give ('bic' and 'bgmm' then act as
+        'kmeans' for the parts not given); rows are labelled by their nearest
+        given mean.
 
     Returns
     -------
     start : Start
     """
+    given = {name: value for name, value in (given or {}).items() if value is not None}
+    if init_params in ("bic", "bgmm") and given:
+        init_params = "kmeans"
     if init_params in ("bic", "bgmm"):
         return overfitted_start(
             X, n_components, covariance_type=covariance_type,
             weight_concentration=weight_concentration, random_state=random_state,
-            method=init_params,
+            method=init_params, n_init=n_init, max_iter=max_iter, tol=tol,
         )
-    centers, labels = kmeans_start(X, n_components, random_state=random_state)
+    if "means" in given:
+        centers = np.array(given["means"], dtype=float)
+        labels, _ = nearest_centers(X, centers)
+    elif init_params == "kmeans":
+        centers, labels = kmeans_start(
+            X, n_components, random_state=random_state,
+            n_init=3 if n_init is None else n_init, max_iter=max_iter, tol=tol,
+        )
+    else:
+        centers, labels = seeded_start(
+            X, n_components, init_params=init_params, random_state=random_state,
+            n_init=1 if n_init is None else n_init,
+        )
     values = initial_values(X, centers, labels, covariance_type=covariance_type)
+    if "weights" in given:
+        values["weights"] = given["weights"] / np.sum(given["weights"])
+    if "covariances" in given:
+        values = mixture_initial_values(
+            values["weights"], values["means"], given["covariances"],
+            covariance_type=covariance_type,
+        )
     return Start(centers, values, np.ones(n_components, dtype=bool))
+
+
+def _tol_option(tol):
+    return {} if tol is None else {"tol": tol}

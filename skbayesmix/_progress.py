@@ -25,6 +25,9 @@ FIRST_CALL_ITERATIONS = 10
 UPDATE_SECONDS = 0.5
 # No line for rounds shorter than this (nor a rate from the first call alone).
 FIRST_LINE_SECONDS = 1.0
+# Seconds between full lines on a stream that is not a terminal (the default
+# of BayesianGMM's verbose_interval).
+FILE_INTERVAL_SECONDS = 10.0
 
 
 @contextlib.contextmanager
@@ -46,7 +49,8 @@ def progress_line(estimator):
     if not (estimator.verbose or _REQUESTED.get()):
         return None
     return ProgressLine(
-        f"BayesianGMM K={estimator.n_components} {estimator.covariance_type}"
+        f"BayesianGMM K={estimator.n_components} {estimator.covariance_type}",
+        file_interval=getattr(estimator, "verbose_interval", FILE_INTERVAL_SECONDS),
     )
 
 
@@ -86,8 +90,8 @@ class ProgressLine:
     first :data:`FIRST_LINE_SECONDS`. On a terminal the line is rewritten in
     place (carriage return) at most every :data:`UPDATE_SECONDS` and erased
     when the round ends; elsewhere (a log file, a notebook's captured stream)
-    a full line is printed at most every ten seconds. Updates may come from
-    the chains' threads.
+    a full line is printed at most every ``file_interval`` seconds. Updates
+    may come from the chains' threads.
 
     Parameters
     ----------
@@ -96,11 +100,14 @@ class ProgressLine:
     stream : file-like, default=None
         Where the line goes; None means ``sys.stderr`` at each update (so that
         the stream a test or notebook substitutes is honoured).
+    file_interval : float, default=10.0
+        Seconds between lines when ``stream`` is not a terminal.
     """
 
-    def __init__(self, label, stream=None):
+    def __init__(self, label, stream=None, *, file_interval=FILE_INTERVAL_SECONDS):
         self.label = label
         self._stream = stream
+        self.file_interval = float(file_interval)
         self._lock = threading.Lock()
         self._width = 0
         self._broken = False
@@ -128,7 +135,7 @@ class ProgressLine:
         with self._lock:
             self._done[chains] = iterations
             now = time.perf_counter()
-            interval = UPDATE_SECONDS if self._interactive else 10.0
+            interval = UPDATE_SECONDS if self._interactive else self.file_interval
             if (
                 now - self._started >= FIRST_LINE_SECONDS
                 and now - self._written >= interval

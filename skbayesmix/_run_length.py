@@ -49,7 +49,7 @@ r_hat, r_hat_threshold : float
 """
 
 
-def sample_until_converged(sampler, assess, *, max_iterations):
+def sample_until_converged(sampler, assess, *, max_iterations, continuing=False):
     """Run ``sampler`` in rounds until ``assess`` is content or the budget is spent.
 
     The first round warms every chain up and draws one round. After each round:
@@ -77,6 +77,9 @@ def sample_until_converged(sampler, assess, *, max_iterations):
         :class:`Verdict`.
     max_iterations : int
         Budget of post-warm-up iterations per chain.
+    continuing : bool, default=False
+        The sampler has run before (a warm start): the first round continues
+        every chain instead of starting them.
 
     Returns
     -------
@@ -90,7 +93,10 @@ def sample_until_converged(sampler, assess, *, max_iterations):
         continuation; or the next round would pass ``max_iterations``.
     """
     round_length = sampler.settings.num_samples
-    sampler.run()
+    if continuing:
+        sampler.run(fresh=np.zeros(len(sampler.iterations), dtype=bool))
+    else:
+        sampler.run()
     previous_excess = None
     while True:
         result = sampler.result(kept_draws(sampler.iterations, round_length))

@@ -27,6 +27,7 @@ from skbayesmix._candidates import (
 )
 from skbayesmix._covariance import COVARIANCE_TYPES
 from skbayesmix._criteria import CRITERIA, ELPD_CRITERIA, select
+from skbayesmix._diagnostics import model_name, pareto_k_message
 from skbayesmix._warnings import caller_stacklevel, warn
 
 
@@ -160,10 +161,12 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
 
     Notes
     -----
-    BIC and AIC follow scikit-learn (``-2 log L + p log n`` and
-    ``-2 log L + 2 p``) with, for :class:`BayesianGMM`, log L at the
-    maximum-likelihood parameters found at fit time (see
-    :meth:`BayesianGMM.bic`). ICL is BIC plus twice the entropy of the
+    BIC is ``-2 log L + p log n`` and AIC ``-2 log L + 2 p``, lower is better,
+    with scikit-learn's formulas and parameter counts p: for
+    :class:`BayesianGMM`, log L is the training log-likelihood at the
+    maximum-likelihood parameters found at fit time (EM refinement started
+    from the posterior; see :meth:`BayesianGMM.bic`), for scikit-learn's
+    mixtures at their fitted parameters. ICL is BIC plus twice the entropy of the
     posterior membership probabilities z (``predict_proba`` on the training
     data)::
 
@@ -189,14 +192,20 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     without this floor the Monte Carlo noise of the elpd estimates (about 1
     with a few hundred draws) would decide between them.
 
-    Warnings concern the chosen candidate only: its own warnings (divergences,
-    high R-hat, low ESS, and for :class:`~sklearn.mixture.GaussianMixture` an
-    EM that did not converge) are issued after the choice, each tagged with
-    the candidate (``"[n_components=3, covariance_type='full'] ..."``), and
-    with ``criterion='loo'`` a :class:`~sklearn.exceptions.ConvergenceWarning`
-    if some of its Pareto k exceed the threshold. Candidates not chosen do not
-    warn: ``cv_results_`` holds their diagnostics, and ``verbose > 0`` prints
-    one line naming those that did not converge. Warnings are collected per
+    Warnings concern the chosen candidate only and are issued after the
+    choice. Its own :class:`~sklearn.exceptions.ConvergenceWarning` is one per
+    fit: it names the model and lists the findings (divergences, high R-hat,
+    low ESS, empty components, or for
+    :class:`~sklearn.mixture.GaussianMixture` an EM that did not converge):
+    ``"BayesianGMM(n_components=3, covariance_type='full') did not converge:"``
+    followed by one line per finding. A warning that does not start with the
+    model's name is tagged with it, as in ``"[n_components=3,
+    covariance_type='full'] ..."``; so is, with ``criterion='loo'`` only, the
+    warning that some Pareto k exceed the threshold (PSIS-LOO unreliable:
+    increase ``num_samples``, or compare models by BIC or by a
+    cross-validated score instead). Candidates not chosen do not warn:
+    ``cv_results_`` holds their diagnostics, and ``verbose > 0`` prints one
+    line naming those that did not converge. Warnings are collected per
     candidate without touching the process-wide warning filters, so fitting
     in threads is safe; an estimator other than :class:`BayesianGMM` or
     scikit-learn's mixtures warns as it does on its own.
@@ -295,7 +304,12 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         self : object
             The fitted selector.
         """
+        X_given = X
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        # Candidates see a DataFrame as given, so that they keep its feature
+        # names; other input as validated.
+        if not hasattr(self, "feature_names_in_"):
+            X_given = X
         self.estimator_ = (
             BayesianGMM() if self.estimator is None else clone(self.estimator)
         )
@@ -318,7 +332,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
             )
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(fit_and_evaluate)(clone(self.estimator_).set_params(**params), X)
+            delayed(fit_and_evaluate)(
+                clone(self.estimator_).set_params(**params), X_given
+            )
             for params in candidate_params
         )
         fitted, scores, ic_results, issued = [], [], [], []
@@ -360,24 +376,32 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         return self
 
     def _report_warnings(self, estimator, score, issued):
-        """Issue the chosen candidate's warnings, tagged, at the user's line."""
+        """Issue the chosen candidate's warnings at the user's line.
+
+        A warning that does not start with the model's name (as a
+        :class:`BayesianGMM`'s one warning per fit does) is tagged with it.
+        """
         stacklevel = caller_stacklevel()
-        where = describe(estimator)
+        name, where = model_name(estimator), describe(estimator)
         for category, message in issued:
-            warn(f"[{where}] {message}", category, stacklevel=stacklevel)
+            if not message.startswith(name):
+                message = f"[{where}] {message}"
+            warn(message, category, stacklevel=stacklevel)
         n_bad = score["n_bad_pareto_k"]
         if self.criterion == "loo" and np.isfinite(n_bad) and n_bad > 0:
-            warn(
-                f"[{where}] PSIS-LOO is unreliable: {int(n_bad)} observations have "
-                f"Pareto k above {score.get('pareto_k_threshold', 0.7):.2f}. "
-                "Increase num_samples, or compare by BIC or WAIC instead.",
-                ConvergenceWarning,
-                stacklevel=stacklevel,
+            message = pareto_k_message(
+                int(n_bad), score.get("pareto_k_threshold", 0.7)
             )
+            warn(f"[{where}] {message}", ConvergenceWarning, stacklevel=stacklevel)
 
     # ------------------------------------------------------------ delegation
 
     def _check_X(self, X):
+        """Check X against the fit.
+
+        The chosen candidate is then given X as is, with the feature names it
+        was fitted with.
+        """
         check_is_fitted(self)
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
@@ -393,7 +417,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        X = self._check_X(X)
+        self._check_X(X)
         return self.best_estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
@@ -408,7 +432,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, `best_n_components_`)
         """
-        X = self._check_X(X)
+        self._check_X(X)
         return self.best_estimator_.predict_proba(X)
 
     @available_if(_estimator_has("score_samples"))
@@ -423,7 +447,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         -------
         log_density : ndarray of shape (n_samples,)
         """
-        X = self._check_X(X)
+        self._check_X(X)
         return self.best_estimator_.score_samples(X)
 
     @available_if(_estimator_has("score"))
@@ -439,7 +463,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         -------
         log_density : float
         """
-        X = self._check_X(X)
+        self._check_X(X)
         return self.best_estimator_.score(X)
 
     @available_if(_estimator_has("sample"))
@@ -469,7 +493,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         -------
         bic : float
         """
-        X = self._check_X(X)
+        self._check_X(X)
         return self.best_estimator_.bic(X)
 
     @available_if(_estimator_has("aic"))
@@ -484,7 +508,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         -------
         aic : float
         """
-        X = self._check_X(X)
+        self._check_X(X)
         return self.best_estimator_.aic(X)
 
     def __sklearn_tags__(self):

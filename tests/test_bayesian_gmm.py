@@ -339,7 +339,11 @@ def test_convergence_warning_names_the_setting(three_blobs, fitted):
     assert "ESS" in messages
     assert "Increase num_samples" in messages
     assert not bgmm.converged_
-    assert bgmm.diagnostics_["warnings"] == [str(w.message) for w in record]
+    (warning,) = record
+    assert str(warning.message) == (
+        "BayesianGMM(n_components=3, covariance_type='full') did not converge:\n"
+        + "\n".join(f"- {finding}" for finding in bgmm.diagnostics_["warnings"])
+    )
 
 
 def test_no_warning_text_without_cause(fitted):

@@ -17,7 +17,9 @@ from skbayesmix._criteria import (
     membership_entropy,
     select,
 )
-from skbayesmix._diagnostics import az
+from skbayesmix._diagnostics import arviz
+
+az = arviz()
 
 
 def test_criteria_names():

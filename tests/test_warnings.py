@@ -1,14 +1,16 @@
 """Warnings with advice: every poor-inference warning says which setting to change.
 
-All fits share one sampler structure (K=3, D=1, 'spherical', 2 chains x 20+20), so
-the module compiles one NUTS program.
+The sampler fits share one structure (D=1, 'spherical', 2 chains x 20+20), so the
+module compiles few NUTS programs.
 """
 
+import re
 import warnings
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
 
 from skbayesmix import BayesianGMM
 
@@ -28,11 +30,26 @@ def _two_blobs():
 
 
 def _fit_recording(X, **params):
+    """Fit; return the estimator, the findings of its warning, and the warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         gmm = BayesianGMM(**{**SETTINGS, **params}).fit(X)
-    messages = [str(w.message) for w in caught if w.category is ConvergenceWarning]
-    return gmm, messages, caught
+    findings = gmm.diagnostics_["warnings"]
+    poor = [w for w in caught if "did not converge:" in str(w.message)
+            or "converged, but:" in str(w.message)]
+    # One warning per fit: the model, then each finding on its own line.
+    if findings:
+        (warning,) = poor
+        assert warning.category is ConvergenceWarning
+        assert str(warning.message) == "\n".join([
+            f"BayesianGMM(n_components={gmm.n_components}, covariance_type="
+            f"'{gmm.covariance_type}') "
+            + ("converged, but:" if gmm.converged_ else "did not converge:"),
+            *(f"- {finding}" for finding in findings),
+        ])
+    else:
+        assert poor == []
+    return gmm, findings, caught
 
 
 def _one(messages, needle):
@@ -80,7 +97,11 @@ def test_r_hat_warning_advises_longer_chains(emptied_fit, short_fit):
             continue
         flagged += 1
         msg = _one(messages, "R-hat")
-        assert f"{r_hat:.4f}" in msg
+        printed, limit = re.search(
+            r"R-hat is ([0-9.]+) .*must stay below ([0-9.]+)", msg
+        ).groups()
+        assert float(printed) >= float(limit)
+        assert float(printed) == pytest.approx(r_hat, abs=1e-4)
         # The advice follows why the chains stopped.
         if gmm.diagnostics_["stopped"] == "not converging":
             assert "nearby modes" in msg and "num_chains" in msg
@@ -164,9 +185,10 @@ def test_pareto_k_warning_advises_more_samples(short_fit):
 
 def test_fewer_distinct_rows_than_components_warns_once_with_advice():
     X = np.repeat([[0.0], [5.0]], 30, axis=0)
-    gmm, messages, caught = _fit_recording(X)
+    gmm, _, caught = _fit_recording(X)
+    messages = [str(w.message) for w in caught]
     msg = _one(messages, "distinct rows")
-    assert msg.startswith("X has only 2 distinct rows, fewer than n_components = 3")
+    assert "X has only 2 distinct rows, fewer than n_components = 3" in msg
     assert "Reduce n_components to at most 2" in msg
     # k-means' own advice-free warning is not passed on.
     assert not [m for m in messages if "Number of distinct clusters" in m]
@@ -341,3 +363,155 @@ def test_concurrent_fits_and_criteria_leave_the_warning_filters_alone(monkeypatc
             list(pool.map(job, range(4)))
         assert warnings.filters == filters
     assert entered_by_skbayesmix == []
+
+
+# ----------------------------------------------- one warning per fit, named
+
+
+def test_grid_search_warns_once_per_fit_naming_k_at_the_users_line():
+    # 3 K x 3 folds + the refit, with draws too few to converge: at most one
+    # ConvergenceWarning per fit, naming its K, at this file's line (not at
+    # scikit-learn's _validation.py).
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(
+        BayesianGMM(**{**SETTINGS, "max_num_samples": None}),
+        {"n_components": [2, 3, 4]},
+        cv=3,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(_two_blobs())
+    convergence = [w for w in caught if w.category is ConvergenceWarning]
+    assert 1 <= len(convergence) <= 3 * 3 + 1
+    assert {w.filename for w in convergence} == {__file__}
+    named = [
+        k for w in convergence for k in (2, 3, 4)
+        if str(w.message).startswith(
+            f"BayesianGMM(n_components={k}, covariance_type='spherical') did not "
+            "converge:\n"
+        )
+    ]
+    assert len(named) == len(convergence)
+    # At most one per fit: no K warns more often than it was fitted.
+    best = search.best_params_["n_components"]
+    for k in (2, 3, 4):
+        assert named.count(k) <= 3 + (k == best)
+
+
+def test_pipeline_warns_once_at_the_users_line():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(
+        StandardScaler(), BayesianGMM(**{**SETTINGS, "max_num_samples": None})
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pipe.fit(_two_blobs())
+    (warning,) = caught
+    assert warning.category is ConvergenceWarning
+    assert warning.filename == __file__
+    findings = pipe[-1].diagnostics_["warnings"]
+    assert len(findings) >= 2  # merged: several findings, one warning
+    assert str(warning.message).startswith(
+        "BayesianGMM(n_components=3, covariance_type='spherical') did not converge:\n"
+    )
+
+
+def test_merged_warning_lists_each_finding_under_the_model():
+    from skbayesmix._diagnostics import model_name, poor_inference_warning
+
+    name = model_name(BayesianGMM(3, covariance_type="tied"))
+    assert name == "BayesianGMM(n_components=3, covariance_type='tied')"
+    assert poor_inference_warning(name, ["a.", "b."], converged=False) == (
+        f"{name} did not converge:\n- a.\n- b."
+    )
+    assert poor_inference_warning(name, ["a."], converged=True) == (
+        f"{name} converged, but:\n- a."
+    )
+
+
+def _findings(**changes):
+    from skbayesmix._diagnostics import poor_inference_messages
+
+    diagnostics = {
+        "divergences": 0, "worst_r_hat": 1.0, "r_hat_threshold": 1.01,
+        "min_ess_bulk": 1e6, "n_modes": 1, "num_draws": 100,
+        "num_iterations": 100, "occupied_components": np.arange(2),
+        **changes,
+    }
+    return poor_inference_messages(
+        diagnostics, n_components=2, num_chains=4, overfitted=False,
+        empty_fraction=np.zeros(2),
+    )
+
+
+def test_values_print_on_their_side_of_the_threshold():
+    # 1.01004 is above 1.01: not "1.0100 ... below 1.0100".
+    (finding,) = _findings(worst_r_hat=1.01004)
+    assert "R-hat is 1.01004 for a quantity that must stay below 1.01000" in finding
+    (finding,) = _findings(worst_r_hat=1.2, r_hat_threshold=1.0123)
+    assert "R-hat is 1.2000 for a quantity that must stay below 1.0123" in finding
+    # Equal is not below: the same digits, no more.
+    (finding,) = _findings(worst_r_hat=1.01)
+    assert "R-hat is 1.0100 for a quantity that must stay below 1.0100" in finding
+    # The ESS bar is per chain, times the chains; 399.6 is not printed as 400.
+    (finding,) = _findings(min_ess_bulk=399.6)
+    assert finding.startswith(
+        "Min bulk ESS is 399.6, below 400 (100 per chain x 4 chains)"
+    )
+    (finding,) = _findings(min_ess_bulk=120.0)
+    assert finding.startswith(
+        "Min bulk ESS is 120, below 400 (100 per chain x 4 chains)"
+    )
+    assert _findings(min_ess_bulk=400.0) == []
+
+
+class _LooMixture(GaussianMixture):
+    """A scikit-learn mixture whose loo() warns as BayesianGMM.loo does."""
+
+    def waic(self, X=None):
+        return {"elpd": -float(self.bic(self._X)), "se": 1.0, "p": 1.0}
+
+    def loo(self):
+        from skbayesmix._diagnostics import pareto_k_message
+        from skbayesmix._warnings import warn
+
+        warn(pareto_k_message(2, 0.7), ConvergenceWarning)
+        pareto_k = np.zeros(len(self._X))
+        pareto_k[:2] = 1.0
+        return {
+            "elpd": -float(self.bic(self._X)), "se": 1.0, "p": 1.0,
+            "pareto_k": pareto_k, "pareto_k_threshold": 0.7,
+        }
+
+    def fit(self, X, y=None):
+        self._X = X
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("criterion", ["bic", "aic", "icl", "waic", "loo"])
+def test_pareto_k_warns_only_when_loo_is_the_criterion(criterion):
+    from sklearn.datasets import make_blobs
+
+    from skbayesmix import BayesianGMMSelector
+    from skbayesmix._diagnostics import pareto_k_message
+
+    X, _ = make_blobs(n_samples=90, centers=3, random_state=0)
+    selector = BayesianGMMSelector(
+        _LooMixture(random_state=0), n_components_range=(2, 3), criterion=criterion
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        selector.fit(X)
+    pareto = [str(w.message) for w in caught if "Pareto" in str(w.message)]
+    if criterion != "loo":
+        assert pareto == []
+        return
+    k = selector.best_n_components_
+    # The same advice as loo()'s own, tagged with the chosen candidate.
+    assert pareto == [
+        f"[n_components={k}, covariance_type='full'] {pareto_k_message(2, 0.7)}"
+    ]
+    assert {w.filename for w in caught} == {__file__}
