@@ -143,8 +143,11 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             sampler.progress = progress_line(self)
             max_iterations = int(sampler.iterations.max()) + self._max_iterations()
 
+        lower_bounds = []
+
         def assess(result):
             fit = self._assess(result, start, standardization, X, sampler)
+            lower_bounds.append(float(np.mean(fit.summaries.log_predictive_density)))
             diagnostics = fit.diagnostics
             worst, threshold, _ = _diagnostics.checked(
                 diagnostics, self._settings.overfitted
@@ -171,7 +174,8 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             X, self._posterior, reg_covar=self.reg_covar, summaries=fit.summaries,
             starts=[self._start_in_data_units(start, standardization)],
         )
-        self.lower_bound_ = float(np.mean(fit.summaries.log_predictive_density))
+        self.lower_bound_ = lower_bounds[-1]
+        self.lower_bounds_ = lower_bounds
         self.n_iter_ = self.num_warmup + int(sampler.iterations.max())
         self._X_train = X
         self._sample_stats = result.sample_stats

@@ -306,6 +306,11 @@ class BayesianGMM(BaseBayesianMixture):
     lower_bound_ : float
         Mean log posterior predictive density of the training data.
 
+    lower_bounds_ : list of float
+        ``lower_bound_`` after each round of the chains (see
+        ``max_num_samples``), from the draws kept then; the last is
+        ``lower_bound_``. GaussianMixture lists its EM iterations' bounds here.
+
     n_features_in_ : int
         Number of features seen during fit.
 

@@ -200,3 +200,21 @@ def test_inference_data_has_components_and_named_features(
         posterior["means"].sel(feature="width").mean(("chain", "draw")),
         gmm.means_[:, 1],
     )
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_every_gaussian_mixture_attribute_with_its_shape(blobs, covariance_type):
+    X, _ = blobs
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    gmm = BayesianGMM(
+        3, covariance_type=covariance_type,
+        **{**TINY, "max_num_samples": 3 * TINY["num_samples"]},
+    ).fit(X)
+    fitted = [name for name in vars(gm) if name.endswith("_") and name[0] != "_"]
+    for name in fitted:
+        # lower_bounds_: one per EM iteration there, one per round of draws here.
+        if name != "lower_bounds_":
+            assert np.shape(getattr(gmm, name)) == np.shape(getattr(gm, name)), name
+    # Tiny chains do not converge: they ran every round of the budget.
+    assert len(gmm.lower_bounds_) == 3
+    assert gmm.lower_bounds_[-1] == gmm.lower_bound_
