@@ -112,11 +112,10 @@ class BayesianGMM(BaseBayesianMixture):
         centres every component on a k-means centroid and starts there: right
         when ``n_components`` is the number of clusters. 'k-means++',
         'random_from_data' and 'random' are GaussianMixture's other starts:
-        centres seeded by k-means++, distinct rows drawn at random, or the
-        weighted means of random responsibilities (all near the data mean, so
-        the components start on top of one another and the fit is slower and
-        more often multimodal); each row then belongs to its nearest centre.
-        No EM follows any of them: the sampler takes it from there. 'bic' and
+        k-means runs from centres seeded by k-means++, from distinct rows
+        drawn at random, or from the weighted means of random
+        responsibilities, as EM runs from them in GaussianMixture ('kmeans'
+        seeds with scikit-learn's greedy k-means++). 'bic' and
         'bgmm' leave surplus components empty rather than splitting clusters
         between them, for overfitted mixtures: occupied components are centred
         on the start's means, empty ones on the data mean. 'bic' starts from the
@@ -131,16 +130,17 @@ class BayesianGMM(BaseBayesianMixture):
 
     n_init : int or None, default=None
         Number of starts tried, the best kept, as in GaussianMixture: k-means
-        runs (least inertia) for 'kmeans', seedings (least inertia) for
-        'k-means++', 'random' and 'random_from_data', EM starts per size
-        (highest likelihood) for 'bic', variational fits for 'bgmm'. None is
-        3 for 'kmeans' and 'bic', 1 for the others. The sampler runs once,
-        from the start kept: ``num_chains`` is what explores the posterior.
+        runs (least inertia) for 'kmeans', 'k-means++', 'random' and
+        'random_from_data', EM starts per size (highest likelihood) for
+        'bic', variational fits for 'bgmm'. None is 3 for 'kmeans' and 'bic',
+        1 for the others. The sampler runs once, from the start kept:
+        ``num_chains`` is what explores the posterior.
 
     max_iter : int or None, default=None
-        Iterations of the start's algorithm: k-means for 'kmeans', EM for
-        'bic', the variational fit for 'bgmm' (GaussianMixture's meaning, for
-        the start only). None keeps each algorithm's default (300, 100, 500).
+        Iterations of the start's algorithm: k-means (all but 'bic' and
+        'bgmm'), EM for 'bic', the variational fit for 'bgmm'
+        (GaussianMixture's meaning, for the start only). None keeps each
+        algorithm's default (300, 100, 500).
         The sampler's length is ``num_warmup``, ``num_samples`` and
         ``max_num_samples``.
 

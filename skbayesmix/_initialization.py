@@ -114,15 +114,17 @@ def kmeans_start(X, n_components, *, random_state, n_init=3, max_iter=None, tol=
     return centers, labels
 
 
-def seeded_start(X, n_components, *, init_params, random_state, n_init=1):
-    """Seed centres as GaussianMixture's other ``init_params``; label rows nearest.
+def seeded_start(
+    X, n_components, *, init_params, random_state, n_init=1, max_iter=None, tol=None
+):
+    """k-means seeded as GaussianMixture's other ``init_params`` seed EM.
 
-    'k-means++' seeds centres with :func:`~sklearn.cluster.kmeans_plusplus`,
-    'random_from_data' picks distinct rows at random, and 'random' gives every
-    row random responsibilities, as :class:`~sklearn.mixture.GaussianMixture`
-    does (the centres are their weighted means, all close to the data mean).
-    Of ``n_init`` seedings, the one of least inertia is kept; no k-means
-    iteration follows.
+    'k-means++' seeds the centres with :func:`~sklearn.cluster.kmeans_plusplus`,
+    'random_from_data' with distinct rows drawn at random, and 'random' with
+    the weighted means of random responsibilities, as
+    :class:`~sklearn.mixture.GaussianMixture` draws them (all close to the data
+    mean). k-means then runs from the seeds, as EM does in GaussianMixture;
+    of ``n_init`` runs, the one of least inertia is kept.
 
     Returns
     -------
@@ -131,20 +133,32 @@ def seeded_start(X, n_components, *, init_params, random_state, n_init=1):
     """
     rng = random_state
     n_samples = X.shape[0]
+    distinct = np.unique(X, axis=0)
+    n_clusters = min(n_components, len(distinct))
+    options = {
+        name: value
+        for name, value in (("max_iter", max_iter), ("tol", tol))
+        if value is not None
+    }
     best = None
     for _ in range(n_init):
         if init_params == "k-means++":
-            centers, _ = kmeans_plusplus(X, n_components, random_state=rng)
+            seeds, _ = kmeans_plusplus(X, n_clusters, random_state=rng)
         elif init_params == "random_from_data":
-            centers = X[rng.choice(n_samples, size=n_components, replace=False)]
+            seeds = distinct[rng.choice(len(distinct), n_clusters, replace=False)]
         else:  # 'random'
-            resp = rng.uniform(size=(n_samples, n_components))
+            resp = rng.uniform(size=(n_samples, n_clusters))
             resp /= resp.sum(axis=1, keepdims=True)
-            centers = (resp.T @ X) / resp.sum(axis=0)[:, None]
-        labels, inertia = nearest_centers(X, centers)
-        if best is None or inertia < best[2]:
-            best = (centers, labels, inertia)
-    return best[0], best[1]
+            seeds = (resp.T @ X) / resp.sum(axis=0)[:, None]
+        kmeans = KMeans(
+            n_clusters=n_clusters, init=seeds, n_init=1, random_state=rng, **options
+        )
+        with SKLEARN_FIT_LOCK:
+            labels = kmeans.fit_predict(X)
+        if best is None or kmeans.inertia_ < best[2]:
+            best = (kmeans.cluster_centers_, labels, kmeans.inertia_)
+    centers, labels, _ = best
+    return centers[np.arange(n_components) % n_clusters], labels
 
 
 def nearest_centers(X, centers):
@@ -471,8 +485,8 @@ def choose_start(
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'bic', \
             'bgmm'}
         'kmeans' centres every component on a k-means centroid; 'k-means++',
-        'random' and 'random_from_data' on centres seeded as
-        GaussianMixture seeds them (:func:`seeded_start`); 'bic' and 'bgmm' are
+        'random' and 'random_from_data' too, k-means seeded as GaussianMixture
+        seeds EM (:func:`seeded_start`); 'bic' and 'bgmm' are
         :func:`overfitted_start`'s methods.
     weight_concentration : float
     random_state : RandomState
@@ -513,7 +527,7 @@ def choose_start(
     else:
         centers, labels = seeded_start(
             X, n_components, init_params=init_params, random_state=random_state,
-            n_init=1 if n_init is None else n_init,
+            n_init=1 if n_init is None else n_init, max_iter=max_iter, tol=tol,
         )
     values = initial_values(X, centers, labels, covariance_type=covariance_type)
     if "weights" in given:

@@ -224,3 +224,24 @@ def test_mixture_initial_values_rebuild_the_covariances(covariance_type):
         assert_allclose(
             rebuilt[..., 0, 1], 0.95 * gm.covariances_[..., 0, 1], rtol=1e-10
         )
+
+
+@pytest.mark.parametrize("init_params", ["k-means++", "random_from_data", "random"])
+def test_seeded_starts_run_k_means_from_gaussian_mixture_seeds(init_params):
+    from sklearn.datasets import make_blobs
+    from sklearn.metrics import adjusted_rand_score
+
+    from skbayesmix._initialization import seeded_start
+
+    X, y = make_blobs(300, centers=4, cluster_std=0.5, random_state=1)
+    centers, labels = seeded_start(
+        X, 4, init_params=init_params, random_state=np.random.RandomState(0),
+        n_init=3,
+    )
+    assert centers.shape == (4, 2)
+    # 'random' seeds all lie near the data mean: only the k-means run that
+    # follows separates the blobs.
+    assert adjusted_rand_score(y, labels) == 1.0
+    # Centroids of the rows labelled with them, as k-means leaves them.
+    for k in range(4):
+        np.testing.assert_allclose(centers[k], X[labels == k].mean(0), atol=1e-6)
