@@ -152,7 +152,9 @@ class BayesianGMM(BaseBayesianMixture):
 
     weights_init : array-like of shape (n_components,), default=None
         Starting weights, as in GaussianMixture; None takes them from
-        ``init_params``.
+        ``init_params``. Like every start's, they are moved by half an
+        observation per component towards equal weights, which keeps a zero
+        weight inside the simplex the sampler moves in.
 
     means_init : array-like of shape (n_components, n_features), default=None
         Starting means in data units, as in GaussianMixture; also the centres

@@ -100,13 +100,9 @@ def kmeans_start(X, n_components, *, random_state, n_init=3, max_iter=None, tol=
     # k-means cannot find more clusters than there are distinct points (and warns
     # without advice); surplus components then start on copies of the centres.
     n_clusters = min(n_components, len(np.unique(X, axis=0)))
-    options = {
-        name: value
-        for name, value in (("max_iter", max_iter), ("tol", tol))
-        if value is not None
-    }
     kmeans = KMeans(
-        n_clusters=n_clusters, n_init=n_init, random_state=random_state, **options
+        n_clusters=n_clusters, n_init=n_init, random_state=random_state,
+        **_given(max_iter=max_iter, tol=tol),
     )
     with SKLEARN_FIT_LOCK:
         labels = kmeans.fit_predict(X)
@@ -135,11 +131,7 @@ def seeded_start(
     n_samples = X.shape[0]
     distinct = np.unique(X, axis=0)
     n_clusters = min(n_components, len(distinct))
-    options = {
-        name: value
-        for name, value in (("max_iter", max_iter), ("tol", tol))
-        if value is not None
-    }
+    options = _given(max_iter=max_iter, tol=tol)
     best = None
     for _ in range(n_init):
         if init_params == "k-means++":
@@ -161,16 +153,14 @@ def seeded_start(
     return centers[np.arange(n_components) % n_clusters], labels
 
 
-def nearest_centers(X, centers):
-    """Label every row with its nearest centre; return the labels and the inertia."""
+def nearest_center_labels(X, centers):
+    """Label every row with its nearest centre (Euclidean)."""
     distances = (
         np.sum(X**2, axis=1)[:, None]
         - 2 * X @ centers.T
         + np.sum(centers**2, axis=1)[None]
     )
-    labels = np.argmin(distances, axis=1)
-    inertia = float(np.sum(np.maximum(distances[np.arange(len(X)), labels], 0.0)))
-    return labels, inertia
+    return np.argmin(distances, axis=1)
 
 
 def initial_values(X, centers, labels, *, covariance_type):
@@ -192,8 +182,7 @@ def initial_values(X, centers, labels, *, covariance_type):
     """
     n_components, n_features = centers.shape
     counts = np.bincount(labels, minlength=n_components).astype(float)
-    # Half a point of pseudo-count keeps every starting weight inside the simplex.
-    weights = (counts + 0.5) / (counts.sum() + 0.5 * n_components)
+    weights = _weights_inside_simplex(counts)
     residuals = X - centers[labels]
     pooled = np.sqrt(np.mean(residuals**2, axis=0))
     pooled = np.maximum(pooled, MIN_INIT_SCALE)
@@ -297,7 +286,7 @@ def variational_start(
         max_iter=500 if max_iter is None else max_iter,
         n_init=n_init,
         random_state=random_state,
-        **_tol_option(tol),
+        **_given(tol=tol),
     )
     quiet_fit(bgmm, X)
     return bgmm.weights_, bgmm.means_, bgmm.covariances_
@@ -380,8 +369,7 @@ def bic_start(
         mixture = GaussianMixture(
             k, covariance_type=covariance_type, n_init=n_init,
             random_state=random_state,
-            **_tol_option(tol),
-            **({} if max_iter is None else {"max_iter": max_iter}),
+            **_given(max_iter=max_iter, tol=tol),
         )
         try:
             quiet_fit(mixture, X)
@@ -438,9 +426,7 @@ def overfitted_start(
     -------
     start : Start
     """
-    options = dict(max_iter=max_iter, tol=tol)
-    if n_init is not None:
-        options["n_init"] = n_init
+    options = dict(max_iter=max_iter, tol=tol, **_given(n_init=n_init))
     if method == "bic":
         weights, means, covariances = bic_start(
             X, n_components, covariance_type=covariance_type,
@@ -518,7 +504,7 @@ def choose_start(
         )
     if "means" in given:
         centers = np.array(given["means"], dtype=float)
-        labels, _ = nearest_centers(X, centers)
+        labels = nearest_center_labels(X, centers)
     elif init_params == "kmeans":
         centers, labels = kmeans_start(
             X, n_components, random_state=random_state,
@@ -531,7 +517,10 @@ def choose_start(
         )
     values = initial_values(X, centers, labels, covariance_type=covariance_type)
     if "weights" in given:
-        values["weights"] = given["weights"] / np.sum(given["weights"])
+        weights = np.asarray(given["weights"], dtype=float)
+        values["weights"] = _weights_inside_simplex(
+            weights / weights.sum() * X.shape[0]
+        )
     if "covariances" in given:
         values = mixture_initial_values(
             values["weights"], values["means"], given["covariances"],
@@ -540,5 +529,12 @@ def choose_start(
     return Start(centers, values, np.ones(n_components, dtype=bool))
 
 
-def _tol_option(tol):
-    return {} if tol is None else {"tol": tol}
+def _weights_inside_simplex(counts):
+    # Half a point of pseudo-count keeps every starting weight inside the
+    # simplex: a zero weight is minus infinity in the sampler's coordinates.
+    return (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+
+
+def _given(**options):
+    """Keep the options that are not None, as keyword arguments."""
+    return {name: value for name, value in options.items() if value is not None}

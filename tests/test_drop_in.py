@@ -82,6 +82,18 @@ def test_means_init_centres_the_start_and_the_priors(blobs):
     assert np.abs(gmm.means_ - means[::-1]).max() < 0.5
 
 
+def test_zero_starting_weight_stays_inside_the_simplex(blobs):
+    X, _ = blobs
+    # A zero weight, taken as is, is minus infinity for the sampler: every
+    # transition diverged.
+    gmm = BayesianGMM(
+        3, weights_init=[0.5, 0.5, 0.0],
+        **{**TINY, "num_warmup": 50, "num_samples": 50},
+    ).fit(X)
+    assert gmm.diagnostics_["divergences"] == 0
+    assert np.all(gmm.weights_ > 0.1)
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
