@@ -604,17 +604,12 @@ class BayesianGMM(BaseBayesianMixture):
         initial = self._initial
         if not initial and self.warm_start:
             initial = self._previous_solution()
-        given = {
-            "weights": initial.get("weights"),
-            "means": None,
-            "covariances": None,
+        to_std = {
+            "weights": np.asarray,
+            "means": standardization.transform,
+            "covariances": standardization.covariances_to_std,
         }
-        if initial.get("means") is not None:
-            given["means"] = standardization.transform(initial["means"])
-        if initial.get("covariances") is not None:
-            given["covariances"] = standardization.covariances_to_std(
-                initial["covariances"]
-            )
+        given = {name: to_std[name](value) for name, value in initial.items()}
         start = choose_start(
             X_std,
             self.n_components,

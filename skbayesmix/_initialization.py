@@ -493,7 +493,7 @@ def choose_start(
     -------
     start : Start
     """
-    given = {name: value for name, value in (given or {}).items() if value is not None}
+    given = given or {}
     if init_params in ("bic", "bgmm") and given:
         init_params = "kmeans"
     if init_params in ("bic", "bgmm"):

@@ -70,13 +70,13 @@ class Projection:
 def feature_names(estimator, X=None):
     """Names of the features, or None when neither the estimator nor X has them.
 
-    The estimator's own ``feature_names_in_`` come first (a selector's, then its
-    ``best_estimator_``'s), then the string column names of a DataFrame ``X``.
+    The estimator's ``feature_names_in_`` come first (a selector's are those
+    of every estimator it fitted), then the string column names of a
+    DataFrame ``X``.
     """
-    for source in (estimator, getattr(estimator, "best_estimator_", None)):
-        names = getattr(source, "feature_names_in_", None)
-        if names is not None:
-            return np.asarray(names, dtype=object)
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        return np.asarray(names, dtype=object)
     return _column_names(X)
 
 
