@@ -21,6 +21,7 @@ from skbayesmix._covariance import (
     precision_cholesky,
     precisions_from_cholesky,
 )
+from skbayesmix._dask import is_dask_array, map_row_blocks
 from skbayesmix._modes import posterior_chain_modes, stacked_chain_weights
 from skbayesmix._posterior import Posterior
 from skbayesmix._progress import progress_line
@@ -28,6 +29,7 @@ from skbayesmix._relabel import relabel_features
 from skbayesmix._run_length import Verdict, sample_until_converged
 from skbayesmix._settings import resolve
 from skbayesmix._standardize import Standardization
+from skbayesmix._training_rows import check_sample_weight, training_rows
 
 _Assessment = namedtuple(
     "_Assessment",
@@ -75,67 +77,94 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
     ``_max_iterations()``, the budget of post-warm-up iterations per chain.
     """
 
-    def fit(self, X, y=None):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
         """Sample the posterior of the mixture given X.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
+        X : array-like or dask array of shape (n_samples, n_features)
+            Training data. A :class:`dask.array.Array` is summarised by a
+            coreset block by block where it lies (see ``coreset_size``).
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row: row i's log-likelihood enters
+            the posterior w_i times, so integer weights give the posterior of
+            the rows repeated as often as their weights say. None weighs
+            every row 1.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        self.fit_predict(X, y)
+        self._fit_rows(X, sample_weight)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the model and return the most probable component of each row of X.
 
         The component with the largest posterior mean of p(z_i = k | x_i,
-        theta) over the draws; see :meth:`predict_proba` for new rows.
+        theta) over the draws; see :meth:`predict_proba` for new rows. When
+        the fit sampled a coreset, the rows of X are labelled by
+        :meth:`predict`.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
             Training data.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row, as in :meth:`fit`.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component labels.
+            Component labels (a dask array for a dask X).
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        memberships = self._fit_rows(X, sample_weight)
+        if memberships is None:
+            return self.predict(X)
+        return memberships.argmax(axis=1)
+
+    def _fit_rows(self, X, sample_weight):
+        """Fit; return the memberships of X's rows, or None if a coreset was fitted."""
+        rng = check_random_state(self.random_state)
+        X, sample_weight, coreset = training_rows(
+            self, X, sample_weight, coreset_size=self.coreset_size,
+            n_components=self.n_components, covariance_type=self.covariance_type,
+            rng=rng,
+        )
         findings = self._check_parameters(X)
-        memberships = self._fit(X.astype(np.float64, copy=False), findings)
+        memberships = self._fit(
+            X.astype(np.float64, copy=False), findings, sample_weight, rng=rng,
+            coreset=coreset,
+        )
         # GaussianMixture keeps float32 input's dtype in its attributes and outputs;
         # sampling and densities run in float64 regardless.
         for name in (
             "weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"
         ):
             setattr(self, name, getattr(self, name).astype(X.dtype, copy=False))
-        return memberships.argmax(axis=1)
+        return None if coreset is not None else memberships
 
-    def _fit(self, X, findings=()):
+    def _fit(self, X, findings, sample_weight, *, rng, coreset):
         """Sample, relabel, summarise; return the training rows' memberships."""
-        rng = check_random_state(self.random_state)
         self._settings = resolve(self, *X.shape)
-        chains = self._continuable_chains(X)
+        chains = self._continuable_chains(X, sample_weight)
         if chains is None:
             standardization = Standardization.fit(
-                X, self.covariance_type, standardize=self.standardize
+                X, self.covariance_type, standardize=self.standardize,
+                sample_weight=sample_weight,
             )
             X_std = standardization.transform(X)
-            start = self._start(X_std, standardization, rng)
+            start = self._start(X_std, standardization, rng, sample_weight)
             sampler = self._sampler(
-                X_std, start, rng, standardization=standardization
+                X_std, start, rng, standardization=standardization,
+                sample_weight=sample_weight,
             )
             max_iterations = self._max_iterations()
         else:
@@ -146,8 +175,12 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         lower_bounds = []
 
         def assess(result):
-            fit = self._assess(result, start, standardization, X, sampler)
-            lower_bounds.append(float(np.mean(fit.summaries.log_predictive_density)))
+            fit = self._assess(
+                result, start, standardization, X, sampler, sample_weight
+            )
+            lower_bounds.append(float(np.average(
+                fit.summaries.log_predictive_density, weights=sample_weight
+            )))
             diagnostics = fit.diagnostics
             worst, threshold, _ = _diagnostics.checked(
                 diagnostics, self._settings.overfitted
@@ -164,6 +197,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             continuing=chains is not None,
         )
         fit.diagnostics["stopped"] = stopped
+        fit.diagnostics["coreset"] = coreset
         self._posterior = fit.posterior
         self._set_point_estimates()
         self.n_effective_components_draws_ = fit.n_effective.reshape(
@@ -173,11 +207,13 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         self._maximum_likelihood = _maximum_likelihood.maximum_likelihood(
             X, self._posterior, reg_covar=self.reg_covar, summaries=fit.summaries,
             starts=[self._start_in_data_units(start, standardization)],
+            sample_weight=sample_weight,
         )
         self.lower_bound_ = lower_bounds[-1]
         self.lower_bounds_ = lower_bounds
         self.n_iter_ = self.num_warmup + int(sampler.iterations.max())
         self._X_train = X
+        self._train_weight = sample_weight
         self._sample_stats = result.sample_stats
         self.posterior_samples_ = self._posterior.samples()
         self.diagnostics_ = fit.diagnostics
@@ -193,11 +229,11 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             print(_diagnostics.describe_fit(self))
         return fit.summaries.memberships
 
-    def _continuable_chains(self, X):
+    def _continuable_chains(self, X, sample_weight=None):
         """Return the previous fit's chains if this fit continues them, else None.
 
-        Only on the same data with the same parameters, except those that do
-        not change the chains (:data:`_CONTINUATION_FREE_PARAMS`).
+        Only on the same data and weights with the same parameters, except
+        those that do not change the chains (:data:`_CONTINUATION_FREE_PARAMS`).
         """
         chains = getattr(self, "_chains", None)
         if not self.warm_start or chains is None:
@@ -208,21 +244,26 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             for name in current
             if name not in _CONTINUATION_FREE_PARAMS
         )
-        if not same_params or not _same_value(self._X_train, X):
+        if (
+            not same_params
+            or not _same_value(self._X_train, X)
+            or not _same_value(self._train_weight, sample_weight)
+        ):
             return None
         return chains
 
-    def _assess(self, result, start, standardization, X, sampler):
+    def _assess(self, result, start, standardization, X, sampler, sample_weight=None):
         """Relabel and summarise one set of draws; diagnose its convergence."""
+        n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
         posterior = self._relabelled_posterior(
-            result, start, standardization, X.shape[0]
+            result, start, standardization, n_samples
         )
         modes = posterior_chain_modes(posterior, X, result.sample_stats["lp"])
         if modes.max() > 0:
             posterior = posterior.with_chain_weights(
-                stacked_chain_weights(posterior, X, modes)
+                stacked_chain_weights(posterior, X, modes, sample_weight)
             )
-        summaries = posterior.summarize(X)
+        summaries = posterior.summarize(X, sample_weight)
         n_effective, median = _diagnostics.n_effective_components(
             summaries.expected_counts
         )
@@ -315,6 +356,26 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
 
     # --------------------------------------------------------------- prediction
 
+    def _on_blocks(self, method, X):
+        """Apply ``method`` to a dask array block by block, lazily.
+
+        Returns the dask array of its results (rows stay in X's chunks), or
+        None when X is not a dask array.
+        """
+        if not is_dask_array(X):
+            return None
+        check_is_fitted(self)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has shape {X.shape}, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        if method == "predict":
+            return map_row_blocks(self, method, X, n_columns=None, dtype=np.intp)
+        dtype = np.result_type(X.dtype, self.means_.dtype)
+        n_columns = self.n_components if method == "predict_proba" else None
+        return map_row_blocks(self, method, X, n_columns=n_columns, dtype=dtype)
+
     def _validate_X(self, X):
         """Validate X; return it as float64 with the dtype results are returned in.
 
@@ -344,8 +405,11 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_components)
-            Rows sum to 1.
+            Rows sum to 1. A dask array, computed block by block, for a dask X.
         """
+        on_blocks = self._on_blocks("predict_proba", X)
+        if on_blocks is not None:
+            return on_blocks
         X, dtype = self._validate_X(X)
         return self._posterior.predictive_memberships(X).astype(dtype, copy=False)
 
@@ -359,7 +423,11 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
+            A dask array, computed block by block, for a dask X.
         """
+        on_blocks = self._on_blocks("predict", X)
+        if on_blocks is not None:
+            return on_blocks
         X = self._validate_X(X)[0]
         # argmax in float64: float32 rounding could break near-ties differently.
         return self._posterior.predictive_memberships(X).argmax(axis=1)
@@ -374,24 +442,37 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
-            log mean_s p(x | theta_s) over the posterior draws.
+            log mean_s p(x | theta_s) over the posterior draws. A dask array,
+            computed block by block, for a dask X.
         """
+        on_blocks = self._on_blocks("score_samples", X)
+        if on_blocks is not None:
+            return on_blocks
         X, dtype = self._validate_X(X)
         return self._posterior.log_predictive_density(X).astype(dtype, copy=False)
 
-    def score(self, X, y=None):
+    def score(self, X, y=None, sample_weight=None):
         """Mean log posterior predictive density of X.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
         y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            The mean is weighted by it.
 
         Returns
         -------
         log_density : float
         """
-        return float(np.mean(self.score_samples(X)))
+        log_density = self.score_samples(X)
+        if is_dask_array(log_density):
+            if sample_weight is None:
+                return float(log_density.mean().compute())
+            total = (log_density * sample_weight).sum() / sample_weight.sum()
+            return float(total.compute())
+        sample_weight = check_sample_weight(sample_weight, log_density[:, None])
+        return float(np.average(log_density, weights=sample_weight))
 
     def sample(self, n_samples=1):
         """Draw from the posterior predictive distribution.
@@ -419,29 +500,38 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------ model comparison
 
-    def _max_log_likelihood(self, X):
-        """Log-likelihood of X at the maximum-likelihood parameters of the fit."""
+    def _max_log_likelihood(self, X, sample_weight=None):
+        """Log-likelihood of X at the maximum-likelihood parameters of the fit.
+
+        Returns it with the number of rows (the total weight) it is over.
+        """
         X = self._validate_X(X)[0]
-        if X is self._X_train or (
-            X.shape == self._X_train.shape and np.array_equal(X, self._X_train)
+        sample_weight = check_sample_weight(sample_weight, X)
+        n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+        if _same_value(self._train_weight, sample_weight) and (
+            X is self._X_train
+            or (X.shape == self._X_train.shape and np.array_equal(X, self._X_train))
         ):
-            return self._maximum_likelihood.log_likelihood
+            return self._maximum_likelihood.log_likelihood, n_samples
         return _maximum_likelihood.log_likelihood_at_maximum(
-            X, self._posterior, self._maximum_likelihood
-        )
+            X, self._posterior, self._maximum_likelihood, sample_weight
+        ), n_samples
 
     def _n_parameters(self):
         """Count free parameters as GaussianMixture counts them."""
         n_features = self.means_.shape[1]
         return n_parameters(self.n_components, n_features, self.covariance_type)
 
-    def bic(self, X):
+    def bic(self, X, sample_weight=None):
         """Bayesian information criterion for X (lower is better).
 
         BIC = -2 log L + p log n: -2 times the log-likelihood of X at the
         maximum-likelihood parameters found at fit time (EM refinement started
         from the posterior), plus the number of free parameters p times the
         log of the number of rows n, GaussianMixture's formula and count.
+        With ``sample_weight``, L is the weighted likelihood prod_i
+        p(x_i)^{w_i} and n the sum of the weights, so that integer weights
+        give the BIC of the rows repeated as often as their weights say.
 
         The parameters are found once, on the training data: EM
         (GaussianMixture's, with the same ``reg_covar``) started from the
@@ -458,31 +548,36 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row of X.
 
         Returns
         -------
         bic : float
         """
-        log_lik = self._max_log_likelihood(X)
-        return _criteria.bic(log_lik, self._n_parameters(), np.shape(X)[0])
+        log_lik, n_samples = self._max_log_likelihood(X, sample_weight)
+        return _criteria.bic(log_lik, self._n_parameters(), n_samples)
 
-    def aic(self, X):
+    def aic(self, X, sample_weight=None):
         """Akaike information criterion for X (lower is better).
 
         AIC = -2 log L + 2 p, with the log-likelihood L of X at the
         maximum-likelihood parameters found at fit time (EM refinement started
         from the posterior) and the number of free parameters p, as in
-        :meth:`bic`.
+        :meth:`bic` (also for ``sample_weight``).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row of X.
 
         Returns
         -------
         aic : float
         """
-        return _criteria.aic(self._max_log_likelihood(X), self._n_parameters())
+        log_lik = self._max_log_likelihood(X, sample_weight)[0]
+        return _criteria.aic(log_lik, self._n_parameters())
 
     def pointwise_log_likelihood(self, X=None):
         """Log-likelihood of every row under every posterior draw.
@@ -500,7 +595,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         X = self._X_train if X is None else self._validate_X(X)[0]
         return self._posterior.pointwise_log_likelihood(X)
 
-    def waic(self, X=None):
+    def waic(self, X=None, sample_weight=None):
         """Widely applicable information criterion (ArviZ).
 
         The elpd (higher is better) is sum_i log mean_s p(x_i | theta_s) minus
@@ -513,17 +608,26 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), default=None
-            Data; None uses the training data.
+            Data; None uses the training data (and its weights).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row of X: ``elpd`` and ``p`` are weighted sums of
+            the pointwise values (see :func:`skbayesmix._criteria.weighted_total`).
 
         Returns
         -------
         result : dict
             ``elpd`` (expected log pointwise predictive density, higher is
             better), ``se``, ``p`` (effective number of parameters),
-            ``pointwise``, ``warning`` and ``elpd_data`` (ArviZ's result).
+            ``pointwise`` (per row, one copy of it), ``warning`` and
+            ``elpd_data`` (ArviZ's result).
         """
+        log_lik = self.pointwise_log_likelihood(X)
+        if X is None:
+            sample_weight = self._train_weight
+        else:
+            sample_weight = check_sample_weight(sample_weight, log_lik[0, 0][:, None])
         return _criteria.information_criterion(
-            self.pointwise_log_likelihood(X), "waic"
+            log_lik, "waic", sample_weight=sample_weight
         )
 
     def loo(self):
@@ -532,8 +636,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         The elpd (higher is better) is sum_i log p(x_i | x_-i) on the training
         data, each term estimated from the posterior draws by Pareto-smoothed
         importance sampling, computed as :func:`arviz.loo` computes it, on the
-        log scale. Where some observation's Pareto k exceeds ArviZ's threshold
-        the estimate is unreliable, and a ConvergenceWarning says so: increase
+        log scale; after a weighted fit (``sample_weight`` or a coreset), the
+        weighted sum of the rows' values. Where some observation's Pareto k
+        exceeds ArviZ's threshold the estimate is unreliable, and a
+        ConvergenceWarning says so: increase
         ``num_samples``, or compare models by BIC or by a cross-validated
         score instead.
 
@@ -546,7 +652,8 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             Pareto k exceeds the threshold).
         """
         result = _criteria.information_criterion(
-            self.pointwise_log_likelihood(), "loo", posterior=self.posterior_samples_
+            self.pointwise_log_likelihood(), "loo", posterior=self.posterior_samples_,
+            sample_weight=self._train_weight,
         )
         if result["warning"]:
             n_bad = int(np.sum(result["pareto_k"] > result["pareto_k_threshold"]))
@@ -569,7 +676,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             coordinates when X had them),
             ``sample_stats`` (diverging, n_steps, acceptance_rate, step_size,
             energy, lp), ``log_likelihood`` (per observation, variable ``x``) and
-            ``observed_data``.
+            ``observed_data``. After a weighted fit (``sample_weight`` or a
+            coreset) these are the fitted rows, one copy each: ArviZ's own
+            ``az.loo``/``az.waic`` then ignore the weights, which
+            :meth:`loo` and :meth:`waic` apply.
         """
         check_is_fitted(self)
         stats = {

@@ -245,9 +245,28 @@ class BayesianGMM(BaseBayesianMixture):
         fits with correlated parameters converging (iris, K=3, seeds 0-7: 5 to
         7 of 8 converged dense, 3 diagonal).
 
+    coreset_size : int, 'auto' or None, default='auto'
+        Fit a weighted coreset of X instead of every row. The coreset is
+        drawn by sensitivity sampling around a quick k-means solution
+        (Lucic, Faulkner, Krause and Feldman, JMLR 2018): rows far from
+        their cluster, or in small clusters, are drawn more often, and each
+        drawn row carries the weight that makes the coreset's log-likelihood
+        an unbiased estimate of X's for every mixture. NUTS then samples the
+        posterior of the coreset's weighted likelihood: it approximates the
+        full data's, as narrow (the weights sum to about n_samples) but
+        centred within the coreset's error of it. 'auto' summarises data of
+        more than 20,000 rows by max(10,000, 100 x the number of free
+        parameters) draws (rows drawn more than once are merged, so fewer
+        rows remain); an int always draws that many (when X has more rows);
+        None fits every row. A :class:`dask.array.Array` X is summarised
+        block by block on its cluster, and only the coreset comes back.
+        ``diagnostics_["coreset"]`` says what was fitted. The user guide
+        ("Large data: weights, coresets and Dask") gives the error measured
+        against full-data fits.
+
     random_state : int, RandomState instance or None, default=None
-        Seeds k-means, the chains' starting jitter, the sampler's key and
-        :meth:`sample`. An int gives identical fits.
+        Seeds k-means, the coreset, the chains' starting jitter, the
+        sampler's key and :meth:`sample`. An int gives identical fits.
 
     warm_start : bool, default=False
         If True, the next call of :meth:`fit` continues from this one. On the
@@ -334,7 +353,10 @@ class BayesianGMM(BaseBayesianMixture):
         iterations of the longest chain), ``num_draws`` (kept per chain),
         ``restarts`` (per chain, how often it was warmed up again after
         failing) and ``stopped`` (why the chains stopped: 'assessed',
-        'not converging' or 'budget'; see ``max_num_samples``);
+        'not converging' or 'budget'; see ``max_num_samples``); ``coreset``
+        (None when every row was fitted, else ``n_samples`` rows summarised,
+        ``total_weight`` of the coreset, ``draws`` and ``n_rows``, the
+        distinct rows fitted);
         ``occupied_components`` (indices of the
         components holding at least one expected observation in at least half
         the draws), ``max_r_hat_occupied`` and ``min_ess_bulk_occupied`` (the
@@ -479,6 +501,9 @@ class BayesianGMM(BaseBayesianMixture):
         "target_accept_prob": [Interval(Real, 0.0, 1.0, closed="neither")],
         "max_tree_depth": [Interval(Integral, 1, None, closed="left")],
         "dense_mass": ["boolean", StrOptions({"auto"})],
+        "coreset_size": [
+            Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -514,6 +539,7 @@ class BayesianGMM(BaseBayesianMixture):
         target_accept_prob=0.8,
         max_tree_depth=10,
         dense_mass="auto",
+        coreset_size="auto",
         random_state=None,
         warm_start=False,
         verbose=0,
@@ -547,6 +573,7 @@ class BayesianGMM(BaseBayesianMixture):
         self.target_accept_prob = target_accept_prob
         self.max_tree_depth = max_tree_depth
         self.dense_mass = dense_mass
+        self.coreset_size = coreset_size
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
@@ -599,7 +626,7 @@ class BayesianGMM(BaseBayesianMixture):
         self._initial = _checked_initial_parameters(self, n_features)
         return findings
 
-    def _start(self, X_std, standardization, rng):
+    def _start(self, X_std, standardization, rng, sample_weight=None):
         """Choose the start; centre the mean priors on ``mean_prior`` if given."""
         initial = self._initial
         if not initial and self.warm_start:
@@ -621,6 +648,7 @@ class BayesianGMM(BaseBayesianMixture):
             max_iter=self.max_iter,
             tol=self.tol,
             given=given,
+            sample_weight=sample_weight,
         )
         if self.mean_prior is not None:
             mean_prior = np.asarray(self.mean_prior, dtype=np.float64)
@@ -651,11 +679,13 @@ class BayesianGMM(BaseBayesianMixture):
             return AUTO_MAX_ROUNDS * self.num_samples
         return self.max_num_samples
 
-    def _sampler(self, X_std, start, rng, *, standardization):
+    def _sampler(self, X_std, start, rng, *, standardization, sample_weight=None):
         """NUTS chains from jittered copies of the start."""
         from skbayesmix import _inference  # the JAX boundary, imported on first fit
 
-        prior, start = model_hyperparameters(self, X_std, start, standardization)
+        prior, start = model_hyperparameters(
+            self, X_std, start, standardization, sample_weight
+        )
         chain_values = jittered_chain_values(
             start.values, covariance_type=self.covariance_type,
             num_chains=self.num_chains, random_state=rng,
@@ -684,6 +714,7 @@ class BayesianGMM(BaseBayesianMixture):
             settings=settings,
             seed=int(rng.randint(np.iinfo(np.int32).max)),
             progress=progress_line(self),
+            sample_weight=sample_weight,
         )
 
 

@@ -17,6 +17,7 @@ from skbayesmix._criteria import (
 )
 from skbayesmix._diagnostics import describe, model_name, poor_inference_warning
 from skbayesmix._warnings import collected_warnings, quiet_fit, warn
+from skbayesmix._weighted_em import weighted_criterion
 
 # Per-candidate values, one column each of ``cv_results_``.
 SCORE_KEYS = (
@@ -25,8 +26,11 @@ SCORE_KEYS = (
 )
 
 
-def information_criteria(estimator, X):
+def information_criteria(estimator, X, sample_weight=None):
     """Every criterion the fitted estimator supports; NaN for the others.
+
+    With ``sample_weight``, BIC, AIC and ICL weigh the rows of X by it; WAIC
+    and PSIS-LOO are the estimator's own, on its training rows and weights.
 
     The estimator's own Pareto-k warning (a ConvergenceWarning issued through
     :func:`skbayesmix._warnings.warn` by ``loo()``) is dropped: the selector
@@ -42,11 +46,11 @@ def information_criteria(estimator, X):
     nan = float("nan")
     scores = dict.fromkeys(SCORE_KEYS, nan)
     ic_results = {"waic": None, "loo": None}
-    scores["bic"] = float(estimator.bic(X))
+    scores["bic"] = float(weighted_criterion(estimator, "bic", X, sample_weight))
     if hasattr(estimator, "aic"):
-        scores["aic"] = float(estimator.aic(X))
+        scores["aic"] = float(weighted_criterion(estimator, "aic", X, sample_weight))
     if hasattr(estimator, "predict_proba"):
-        entropy = membership_entropy(estimator.predict_proba(X))
+        entropy = membership_entropy(estimator.predict_proba(X), sample_weight)
         scores["icl"] = scores["bic"] + 2.0 * entropy
     if hasattr(estimator, "waic"):
         result = estimator.waic()
@@ -73,7 +77,7 @@ def information_criteria(estimator, X):
     return scores, ic_results
 
 
-def fit_and_evaluate(estimator, X):
+def fit_and_evaluate(estimator, X, sample_weight=None):
     """Fit one candidate and compute its criteria (runs in a joblib worker).
 
     Warnings issued through :func:`skbayesmix._warnings.warn` (every warning of
@@ -84,7 +88,9 @@ def fit_and_evaluate(estimator, X):
     Returns
     -------
     estimator : estimator object
-        The fitted candidate.
+        The fitted candidate (for scikit-learn's mixtures with
+        ``sample_weight``, its weighted class, see
+        :mod:`skbayesmix._weighted_em`).
     scores : dict of float
     ic_results : dict
     fit_time, score_time : float
@@ -93,20 +99,20 @@ def fit_and_evaluate(estimator, X):
     """
     with collected_warnings() as issued:
         start = time.perf_counter()
-        _fit(estimator, X)
+        estimator = _fit(estimator, X, sample_weight)
         fit_time = time.perf_counter() - start
         start = time.perf_counter()
-        scores, ic_results = information_criteria(estimator, X)
+        scores, ic_results = information_criteria(estimator, X, sample_weight)
         score_time = time.perf_counter() - start
     return estimator, scores, ic_results, fit_time, score_time, issued
 
 
-def _fit(estimator, X):
-    """Fit a candidate; scikit-learn's own mixtures without their warnings.
+def _fit(estimator, X, sample_weight=None):
+    """Fit a candidate and return it; scikit-learn's mixtures without warnings.
 
-    Their EM runs through :func:`~skbayesmix._warnings.quiet_fit`, and a
-    non-converged fit is reported through :func:`~skbayesmix._warnings.warn`
-    like a BayesianGMM's.
+    Their EM runs through :func:`~skbayesmix._warnings.quiet_fit` (on weighted
+    rows with ``sample_weight``), and a non-converged fit is reported through
+    :func:`~skbayesmix._warnings.warn` like a BayesianGMM's.
     """
     plain_mixture = isinstance(
         estimator, (GaussianMixture, BayesianGaussianMixture)
@@ -114,9 +120,12 @@ def _fit(estimator, X):
         GaussianMixture.fit, GaussianMixture.fit_predict
     )
     if not plain_mixture:
-        estimator.fit(X)
-        return
-    quiet_fit(estimator, X)
+        if sample_weight is None:
+            estimator.fit(X)
+        else:
+            estimator.fit(X, sample_weight=sample_weight)
+        return estimator
+    estimator = quiet_fit(estimator, X, sample_weight)
     if not estimator.converged_:
         finding = (
             f"EM stopped after max_iter={estimator.max_iter} iterations before "
@@ -127,9 +136,10 @@ def _fit(estimator, X):
             poor_inference_warning(model_name(estimator), [finding], converged=False),
             ConvergenceWarning,
         )
+    return estimator
 
 
-def results_table(fitted, scores, ic_results, candidate_params, X):
+def results_table(fitted, scores, ic_results, candidate_params, X, sample_weight=None):
     """Build the selector's ``cv_results_``: one row per fitted candidate."""
     n_features = X.shape[1]
     n_components = np.array(
@@ -160,6 +170,7 @@ def results_table(fitted, scores, ic_results, candidate_params, X):
             [ic[key] for ic in ic_results],
             method=key,
             n_samples=X.shape[0],
+            sample_weight=sample_weight,
         )
         results[f"d_elpd_{key}"] = diff
         results[f"dse_elpd_{key}"] = dse

@@ -45,11 +45,15 @@ def aic(log_likelihood, n_parameters):
     return -2 * log_likelihood + 2 * n_parameters
 
 
-def membership_entropy(proba):
-    """-sum_ik z_ik log z_ik, with 0 log 0 = 0 (ICL = BIC + 2 * entropy)."""
+def membership_entropy(proba, sample_weight=None):
+    """-sum_ik w_i z_ik log z_ik, with 0 log 0 = 0 (ICL = BIC + 2 * entropy)."""
     proba = np.asarray(proba, dtype=np.float64)
+    terms = np.zeros_like(proba)
     positive = proba > 0
-    return float(-np.sum(proba[positive] * np.log(proba[positive])))
+    terms[positive] = proba[positive] * np.log(proba[positive])
+    if sample_weight is None:
+        return float(-np.sum(terms[positive]))
+    return float(-np.dot(sample_weight, terms.sum(axis=1)))
 
 
 def _varying(posterior):
@@ -60,7 +64,9 @@ def _varying(posterior):
     return varying or None
 
 
-def information_criterion(log_likelihood, method, *, posterior=None):
+def information_criterion(
+    log_likelihood, method, *, posterior=None, sample_weight=None
+):
     """WAIC or PSIS-LOO from pointwise log-likelihoods (ArviZ, log scale).
 
     Parameters
@@ -71,6 +77,11 @@ def information_criterion(log_likelihood, method, *, posterior=None):
         Site name to array of shape (chain, draw, ...). PSIS-LOO takes its
         relative efficiency from the ESS of the posterior's varying sites, as
         ArviZ does; without it the draws are treated as independent.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Row weights: totals are weighted sums of the per-observation values,
+        and the standard error is that of the rows repeated as often as their
+        (integer) weights say. The per-observation values are those of one
+        copy of the row.
 
     Returns
     -------
@@ -84,9 +95,9 @@ def information_criterion(log_likelihood, method, *, posterior=None):
     # catch_warnings, is thread-safe.
     with np.errstate(divide="ignore", invalid="ignore"):
         if method == "loo":
-            res = _loo(log_likelihood, _varying(posterior))
+            res = _loo(log_likelihood, _varying(posterior), sample_weight)
         else:
-            res = _waic(log_likelihood)
+            res = _waic(log_likelihood, sample_weight)
     result = {
         "elpd": float(res[f"elpd_{method}"]),
         "se": float(res["se"]),
@@ -128,7 +139,20 @@ def _pointwise_array(values, name):
     )
 
 
-def _waic(log_likelihood):
+def weighted_total(values, sample_weight=None):
+    """Sum of per-observation values and ArviZ's standard error of it.
+
+    With ``sample_weight``, those of the observations repeated as often as
+    their weights say: sum_i w_i v_i and sqrt(sum_i w_i (v_i - mean_w v)^2).
+    """
+    if sample_weight is None:
+        return np.sum(values), (len(values) * np.var(values)) ** 0.5
+    total = np.dot(sample_weight, values)
+    mean = total / np.sum(sample_weight)
+    return total, np.dot(sample_weight, (values - mean) ** 2) ** 0.5
+
+
+def _waic(log_likelihood, sample_weight=None):
     """:func:`arviz.waic` (log scale, pointwise) by its own recipe.
 
     ``warning`` is set where ArviZ would warn: some posterior variance of the
@@ -138,8 +162,9 @@ def _waic(log_likelihood):
     n_obs, n_samples = draws.shape
     variance = np.var(draws, axis=1)
     waic_i = _row_logsumexp(draws, b_inv=n_samples) - variance
+    elpd, se = weighted_total(waic_i, sample_weight)
     return arviz().ELPDData(
-        data=[np.sum(waic_i), (n_obs * np.var(waic_i)) ** 0.5, np.sum(variance),
+        data=[elpd, se, weighted_total(variance, sample_weight)[0],
               n_samples, n_obs, bool(np.any(variance > WAIC_VARIANCE_WARNING)),
               _pointwise_array(waic_i, "waic_i"), "log"],
         index=["elpd_waic", "se", "p_waic", "n_samples", "n_data_points",
@@ -147,7 +172,7 @@ def _waic(log_likelihood):
     )
 
 
-def _loo(log_likelihood, posterior):
+def _loo(log_likelihood, posterior, sample_weight=None):
     """:func:`arviz.loo` (log scale, pointwise) by its own recipe.
 
     Pareto smoothing by :func:`arviz.psislw`, with ArviZ's relative efficiency:
@@ -166,10 +191,10 @@ def _loo(log_likelihood, posterior):
     log_weights += draws
     good_k = min(1 - 1 / np.log10(n_samples), 0.7)
     loo_i = _row_logsumexp(log_weights)
-    elpd = loo_i.sum()
-    lppd = np.sum(_row_logsumexp(draws, b_inv=n_samples))
+    elpd, se = weighted_total(loo_i, sample_weight)
+    lppd = weighted_total(_row_logsumexp(draws, b_inv=n_samples), sample_weight)[0]
     return arviz().ELPDData(
-        data=[elpd, (n_obs * np.var(loo_i)) ** 0.5, lppd - elpd, n_samples, n_obs,
+        data=[elpd, se, lppd - elpd, n_samples, n_obs,
               bool(np.any(pareto_k > good_k)), _pointwise_array(loo_i, "loo_i"),
               _pointwise_array(pareto_k, "pareto_shape"), "log", good_k],
         index=["elpd_loo", "se", "p_loo", "n_samples", "n_data_points",
@@ -210,7 +235,7 @@ def _pointwise(result, method, n_samples):
     return np.asarray(pointwise, dtype=np.float64)
 
 
-def elpd_differences(elpd, results, *, method, n_samples):
+def elpd_differences(elpd, results, *, method, n_samples, sample_weight=None):
     """Compute the best elpd minus each candidate's, and its standard error.
 
     The standard error of a difference is :func:`arviz.compare`'s ``dse``, from
@@ -225,6 +250,8 @@ def elpd_differences(elpd, results, *, method, n_samples):
         Each candidate's waic() or loo() result.
     method : {'waic', 'loo'}
     n_samples : int
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Row weights, as in :func:`information_criterion`.
 
     Returns
     -------
@@ -245,8 +272,7 @@ def elpd_differences(elpd, results, *, method, n_samples):
         return diff, dse
     for index, values in pointwise.items():
         if values is not None:
-            paired = pointwise[best] - values
-            dse[index] = np.sqrt(len(paired) * np.var(paired))
+            dse[index] = weighted_total(pointwise[best] - values, sample_weight)[1]
     return diff, dse
 
 
@@ -287,7 +313,7 @@ def select(results, criterion):
     return int(eligible[order[0]])
 
 
-def stacking_weights(pointwise):
+def stacking_weights(pointwise, sample_weight=None):
     """Stacking weights of predictive distributions (Yao et al. 2018, 2022).
 
     The weights w on the simplex that maximise sum_i log sum_m w_m
@@ -300,6 +326,8 @@ def stacking_weights(pointwise):
     ----------
     pointwise : ndarray of shape (n_samples, n_models)
         Leave-one-out log predictive density of every row under every model.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Row weights: row i's log score counts w_i times.
 
     Returns
     -------
@@ -318,9 +346,13 @@ def stacking_weights(pointwise):
         combined = pointwise + log_weights
         total = logsumexp(combined, axis=1)
         # d/d logits of -sum_i log sum_m w_m p_im, through the softmax.
-        share = np.exp(combined - total[:, None]).sum(axis=0)
+        share = np.exp(combined - total[:, None])
         weights = np.exp(log_weights)
-        return -total.sum(), -(share - weights * pointwise.shape[0])
+        if sample_weight is None:
+            return -total.sum(), -(share.sum(axis=0) - weights * pointwise.shape[0])
+        return -(total @ sample_weight), -(
+            sample_weight @ share - weights * np.sum(sample_weight)
+        )
 
     result = minimize(objective, np.zeros(n_models), jac=True, method="L-BFGS-B")
     return softmax(result.x)

@@ -63,22 +63,32 @@ def _in_row_ranges(combine):
     """Compute large inputs in threads over contiguous row ranges; ``combine`` them.
 
     Only the block sizes change, so results agree with one thread's to
-    rounding (the sums over draws are taken in other groupings).
+    rounding (the sums over draws are taken in other groupings). Other
+    keyword arguments are per-row arrays (or None), split with the rows.
     """
 
     def decorator(function):
         @functools.wraps(function)
-        def wrapper(X, draws, *, max_elements=MAX_ELEMENTS):
+        def wrapper(X, draws, *, max_elements=MAX_ELEMENTS, **per_row):
             n_samples = X.shape[0]
             n_draws, n_components = draws.weights.shape
             n_threads = min(usable_cores(), n_samples)
             work = n_samples * n_draws * n_components
             if n_threads == 1 or work < MIN_THREADED_WORK:
-                return function(X, draws, max_elements=max_elements)
+                return function(X, draws, max_elements=max_elements, **per_row)
             bounds = np.linspace(0, n_samples, n_threads + 1).astype(int)
             share = max(1, max_elements // n_threads)
+
+            def in_rows(rows):
+                return {
+                    name: None if value is None else value[rows]
+                    for name, value in per_row.items()
+                }
+
             parts = map_in_threads(
-                lambda rows: function(X[rows], draws, max_elements=share),
+                lambda rows: function(
+                    X[rows], draws, max_elements=share, **in_rows(rows)
+                ),
                 [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])],
                 n_threads,
             )
@@ -293,14 +303,17 @@ def _combine_summaries(parts):
 
 
 @_in_row_ranges(_combine_summaries)
-def draw_summaries(X, draws, *, max_elements=MAX_ELEMENTS):
+def draw_summaries(X, draws, *, sample_weight=None, max_elements=MAX_ELEMENTS):
     """Everything a fit needs from its training data, in one pass over the draws.
+
+    With ``sample_weight`` (n_samples,), the totals and counts weigh every
+    row by it.
 
     Returns
     -------
     summaries : DrawSummaries
-        ``total_log_likelihood`` (n_draws,): sum_i log p(x_i | theta_s);
-        ``expected_counts`` (n_draws, n_components): sum_i p(z_i = k | x_i,
+        ``total_log_likelihood`` (n_draws,): sum_i w_i log p(x_i | theta_s);
+        ``expected_counts`` (n_draws, n_components): sum_i w_i p(z_i = k | x_i,
         theta_s); ``log_predictive_density`` (n_samples,): as
         :func:`log_predictive_density`; ``memberships`` (n_samples,
         n_components): as :func:`posterior_memberships`.
@@ -316,13 +329,19 @@ def draw_summaries(X, draws, *, max_elements=MAX_ELEMENTS):
     for draw_index, rows in _blocks(draws, n_samples, max_elements):
         weighted = _weighted_log_prob(X[rows], draws, draw_index)
         log_lik = _logsumexp(weighted, axis=-1, keepdims=True)
-        total[draw_index] += log_lik[..., 0].sum(axis=1)
+        if sample_weight is None:
+            total[draw_index] += log_lik[..., 0].sum(axis=1)
+        else:
+            total[draw_index] += log_lik[..., 0] @ sample_weight[rows]
         log_density[rows] = np.logaddexp(
             log_density[rows],
             _logsumexp(log_lik[..., 0] + log_draw_weights[draw_index, None], axis=0),
         )
         weighted -= log_lik
         np.exp(weighted, out=weighted)
-        counts[draw_index] += weighted.sum(axis=1)
+        if sample_weight is None:
+            counts[draw_index] += weighted.sum(axis=1)
+        else:
+            counts[draw_index] += np.einsum("drk,r->dk", weighted, sample_weight[rows])
         memberships[rows] += np.tensordot(draw_weights[draw_index], weighted, axes=1)
     return DrawSummaries(total, counts, log_density, memberships)

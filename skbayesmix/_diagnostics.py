@@ -527,12 +527,20 @@ def describe_fit(estimator):
     diag = estimator.diagnostics_
     n_draws = estimator.num_chains * diag["num_draws"]
     chains = f"{estimator.num_chains} chain" + "s" * (estimator.num_chains != 1)
+    coreset = diag.get("coreset")
+    data = []
+    if coreset is not None:
+        data = [
+            f"fitted a coreset: {coreset['n_rows']} weighted rows "
+            f"({coreset['draws']} draws) for {coreset['n_samples']} rows"
+        ]
     return "\n".join(
         [
             f"{model_name(estimator)}: {chains} x "
             f"{estimator.num_warmup}+{diag['num_iterations']} (last "
             f"{diag['num_draws']} kept), effective components "
             f"{estimator.n_effective_components_}",
+            *data,
             f"weights: {np.array2string(estimator.weights_, precision=3)}",
             f"divergent transitions: {diag['divergences']} of {n_draws}",
             f"max R-hat: {diag['max_r_hat']:.4f}; modes: {diag['n_modes']}",

@@ -319,6 +319,9 @@ class ChainSampler:
         Where to report progress (see :mod:`skbayesmix._progress`); rounds
         then run in several calls of the program, with the same draws. None
         runs each round in one call.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Row weights: row i's log-likelihood enters the model times its weight
+        (the data mask's value). None weighs every row 1.
 
     Attributes
     ----------
@@ -332,7 +335,7 @@ class ChainSampler:
 
     def __init__(
         self, X, chain_values, *, empty, prior, structure, settings, seed,
-        progress=None,
+        progress=None, sample_weight=None,
     ):
         init_values = init_sites(
             chain_values,
@@ -340,7 +343,7 @@ class ChainSampler:
             weight_parameterization=structure.weight_parameterization,
             covariance_type=structure.covariance_type,
             covariance_prior=structure.covariance_prior,
-            n_samples=X.shape[0],
+            n_samples=X.shape[0] if sample_weight is None else np.sum(sample_weight),
             empty=empty,
         )
         self.n_components = chain_values["means"].shape[1]
@@ -358,8 +361,9 @@ class ChainSampler:
         size = padded_size(n_samples)
         X_padded = np.zeros((size, n_features))
         X_padded[:n_samples] = X
+        # Each row's log-likelihood counts as often as its weight says.
         mask = np.zeros(size)
-        mask[:n_samples] = 1.0
+        mask[:n_samples] = 1.0 if sample_weight is None else sample_weight
         self.structure, self.settings = structure, settings
         self._prior = prior
         self._key = jax.random.PRNGKey(seed)

@@ -51,12 +51,13 @@ class Start(namedtuple("Start", ["prior_loc", "values", "occupied"])):
             covariance_type,
         )
 
-    def scatter(self, X, covariance_type):
+    def scatter(self, X, covariance_type, sample_weight=None):
         """Membership-weighted counts and scatter matrices of the components.
 
         Each row counts towards every component in proportion to its
-        membership under the start. The matrices are full (n_features,
-        n_features) even when the start's own covariances are diagonal.
+        membership under the start (times its ``sample_weight``). The matrices
+        are full (n_features, n_features) even when the start's own covariances
+        are diagonal.
 
         Returns
         -------
@@ -73,6 +74,8 @@ class Start(namedtuple("Start", ["prior_loc", "values", "occupied"])):
             covariance_type,
         )
         memberships = posterior_memberships(X, draw)
+        if sample_weight is not None:
+            memberships = memberships * sample_weight[:, None]
         scatter = np.empty((len(weights), X.shape[1], X.shape[1]))
         for k in range(len(weights)):
             residuals = X - means[k]
@@ -80,7 +83,10 @@ class Start(namedtuple("Start", ["prior_loc", "values", "occupied"])):
         return memberships.sum(axis=0), scatter
 
 
-def kmeans_start(X, n_components, *, random_state, n_init=3, max_iter=None, tol=None):
+def kmeans_start(
+    X, n_components, *, random_state, n_init=3, max_iter=None, tol=None,
+    sample_weight=None,
+):
     """Cluster standardised data with k-means and summarise each cluster.
 
     Parameters
@@ -91,6 +97,7 @@ def kmeans_start(X, n_components, *, random_state, n_init=3, max_iter=None, tol=
     n_init : int, default=3
     max_iter, tol : int and float or None, default=None
         :class:`~sklearn.cluster.KMeans`' own; None keeps its defaults.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
 
     Returns
     -------
@@ -99,19 +106,20 @@ def kmeans_start(X, n_components, *, random_state, n_init=3, max_iter=None, tol=
     """
     # k-means cannot find more clusters than there are distinct points (and warns
     # without advice); surplus components then start on copies of the centres.
-    n_clusters = min(n_components, len(np.unique(X, axis=0)))
+    n_clusters = min(n_components, _n_distinct_rows(X, sample_weight))
     kmeans = KMeans(
         n_clusters=n_clusters, n_init=n_init, random_state=random_state,
         **_given(max_iter=max_iter, tol=tol),
     )
     with SKLEARN_FIT_LOCK:
-        labels = kmeans.fit_predict(X)
+        labels = kmeans.fit_predict(X, **_given(sample_weight=sample_weight))
     centers = kmeans.cluster_centers_[np.arange(n_components) % n_clusters]
     return centers, labels
 
 
 def seeded_start(
-    X, n_components, *, init_params, random_state, n_init=1, max_iter=None, tol=None
+    X, n_components, *, init_params, random_state, n_init=1, max_iter=None, tol=None,
+    sample_weight=None,
 ):
     """k-means seeded as GaussianMixture's other ``init_params`` seed EM.
 
@@ -120,7 +128,9 @@ def seeded_start(
     the weighted means of random responsibilities, as
     :class:`~sklearn.mixture.GaussianMixture` draws them (all close to the data
     mean). k-means then runs from the seeds, as EM does in GaussianMixture;
-    of ``n_init`` runs, the one of least inertia is kept.
+    of ``n_init`` runs, the one of least inertia is kept. With
+    ``sample_weight``, seeds and k-means weigh the rows (rows of zero weight
+    are never seeds).
 
     Returns
     -------
@@ -129,24 +139,27 @@ def seeded_start(
     """
     rng = random_state
     n_samples = X.shape[0]
-    distinct = np.unique(X, axis=0)
+    weighted = _given(sample_weight=sample_weight)
+    distinct = np.unique(_positive_rows(X, sample_weight), axis=0)
     n_clusters = min(n_components, len(distinct))
     options = _given(max_iter=max_iter, tol=tol)
     best = None
     for _ in range(n_init):
         if init_params == "k-means++":
-            seeds, _ = kmeans_plusplus(X, n_clusters, random_state=rng)
+            seeds, _ = kmeans_plusplus(X, n_clusters, random_state=rng, **weighted)
         elif init_params == "random_from_data":
             seeds = distinct[rng.choice(len(distinct), n_clusters, replace=False)]
         else:  # 'random'
             resp = rng.uniform(size=(n_samples, n_clusters))
             resp /= resp.sum(axis=1, keepdims=True)
+            if sample_weight is not None:
+                resp *= sample_weight[:, None]
             seeds = (resp.T @ X) / resp.sum(axis=0)[:, None]
         kmeans = KMeans(
             n_clusters=n_clusters, init=seeds, n_init=1, random_state=rng, **options
         )
         with SKLEARN_FIT_LOCK:
-            labels = kmeans.fit_predict(X)
+            labels = kmeans.fit_predict(X, **weighted)
         if best is None or kmeans.inertia_ < best[2]:
             best = (kmeans.cluster_centers_, labels, kmeans.inertia_)
     centers, labels, _ = best
@@ -163,7 +176,7 @@ def nearest_center_labels(X, centers):
     return np.argmin(distances, axis=1)
 
 
-def initial_values(X, centers, labels, *, covariance_type):
+def initial_values(X, centers, labels, *, covariance_type, sample_weight=None):
     """Constrained starting values of every model site from a hard clustering.
 
     Parameters
@@ -172,6 +185,8 @@ def initial_values(X, centers, labels, *, covariance_type):
     centers : ndarray of shape (n_components, n_features)
     labels : ndarray of shape (n_samples,)
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Counts and spreads weigh the rows by it.
 
     Returns
     -------
@@ -181,18 +196,25 @@ def initial_values(X, centers, labels, *, covariance_type):
         than one feature, ``corr_cholesky`` (identity factors).
     """
     n_components, n_features = centers.shape
-    counts = np.bincount(labels, minlength=n_components).astype(float)
+    counts = np.bincount(
+        labels, weights=sample_weight, minlength=n_components
+    ).astype(float)
     weights = _weights_inside_simplex(counts)
     residuals = X - centers[labels]
-    pooled = np.sqrt(np.mean(residuals**2, axis=0))
+    pooled = np.sqrt(np.average(residuals**2, axis=0, weights=sample_weight))
     pooled = np.maximum(pooled, MIN_INIT_SCALE)
     per_cluster = np.empty((n_components, n_features))
     for k in range(n_components):
-        members = residuals[labels == k]
-        if len(members) < 2:
+        members = labels == k
+        if sample_weight is not None:
+            members &= sample_weight > 0
+        if np.sum(members) < 2:
             per_cluster[k] = pooled
         else:
-            per_cluster[k] = np.sqrt(np.mean(members**2, axis=0))
+            per_cluster[k] = np.sqrt(np.average(
+                residuals[members] ** 2, axis=0,
+                weights=None if sample_weight is None else sample_weight[members],
+            ))
     per_cluster = np.maximum(per_cluster, MIN_INIT_SCALE)
     scales, corr_cholesky = factors_from_clusters(per_cluster, pooled, covariance_type)
     values = {"weights": weights, "means": centers.copy(), "scales": scales}
@@ -251,7 +273,7 @@ def jittered_chain_values(values, *, covariance_type, num_chains, random_state,
 
 def variational_start(
     X, n_components, *, covariance_type, weight_concentration, random_state, n_init=1,
-    max_iter=None, tol=None,
+    max_iter=None, tol=None, sample_weight=None,
 ):
     """Fit scikit-learn's variational Bayesian mixture to standardised data.
 
@@ -268,6 +290,7 @@ def variational_start(
     n_init : int, default=1
     max_iter, tol : int and float or None, default=None
         Of the variational fit; None is 500 iterations and scikit-learn's tol.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
 
     Returns
     -------
@@ -288,7 +311,7 @@ def variational_start(
         random_state=random_state,
         **_given(tol=tol),
     )
-    quiet_fit(bgmm, X)
+    bgmm = quiet_fit(bgmm, X, sample_weight)
     return bgmm.weights_, bgmm.means_, bgmm.covariances_
 
 
@@ -322,7 +345,7 @@ def mixture_initial_values(weights, means, covariances, *, covariance_type):
 
 def bic_start(
     X, n_components, *, covariance_type, random_state, n_init=3, max_iter=None,
-    tol=None,
+    tol=None, sample_weight=None,
 ):
     """Fit maximum-likelihood mixtures of 1..n_components and keep BIC's choice.
 
@@ -345,6 +368,8 @@ def bic_start(
     n_init : int, default=3
     max_iter, tol : int and float or None, default=None
         Of every EM fit; None keeps GaussianMixture's defaults.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        EM and BIC weigh the rows by it (BIC's n is the total weight).
 
     Returns
     -------
@@ -357,14 +382,18 @@ def bic_start(
     """
     from sklearn.mixture import GaussianMixture
 
+    from skbayesmix._weighted_em import weighted_criterion
+
     n_samples, n_features = X.shape
+    if sample_weight is not None:
+        n_samples = np.sum(sample_weight)
     # A component needs this many points for a non-singular covariance; fits
     # with fewer in some component have a likelihood that grows without bound
     # as its covariance collapses onto reg_covar, and BIC would prefer them.
     min_count = min_component_count(n_features, covariance_type)
     best, best_bic = None, np.inf
     # EM needs at least as many distinct points as components.
-    max_components = min(n_components, len(np.unique(X, axis=0)))
+    max_components = min(n_components, _n_distinct_rows(X, sample_weight))
     for k in range(1, max_components + 1):
         mixture = GaussianMixture(
             k, covariance_type=covariance_type, n_init=n_init,
@@ -372,7 +401,7 @@ def bic_start(
             **_given(max_iter=max_iter, tol=tol),
         )
         try:
-            quiet_fit(mixture, X)
+            mixture = quiet_fit(mixture, X, sample_weight)
         except ValueError:
             # EM failed on a collapsed covariance: not a candidate.
             if best is None:
@@ -381,13 +410,14 @@ def bic_start(
         degenerate = np.any(mixture.weights_ * n_samples < min_count)
         if best is not None and degenerate:
             continue
-        bic = mixture.bic(X)
+        bic = weighted_criterion(mixture, "bic", X, sample_weight)
         if bic < best_bic:
             best, best_bic = mixture, bic
     n_surplus = n_components - best.n_components
     weights = np.concatenate([best.weights_, np.zeros(n_surplus)])
-    means = np.concatenate([best.means_, np.repeat(X.mean(0)[None], n_surplus, 0)])
-    data_cov = np.atleast_2d(np.cov(X, rowvar=False))
+    mean = np.average(X, axis=0, weights=sample_weight)
+    means = np.concatenate([best.means_, np.repeat(mean[None], n_surplus, 0)])
+    data_cov = np.atleast_2d(np.cov(X, rowvar=False, aweights=sample_weight))
     covariances = pad_components(
         best.covariances_, n_surplus, data_cov, covariance_type
     )
@@ -396,7 +426,7 @@ def bic_start(
 
 def overfitted_start(
     X, n_components, *, covariance_type, weight_concentration, random_state,
-    method="bic", n_init=None, max_iter=None, tol=None,
+    method="bic", n_init=None, max_iter=None, tol=None, sample_weight=None,
 ):
     """Prior centres and starting values in which surplus components are empty.
 
@@ -421,12 +451,16 @@ def overfitted_start(
     n_init, max_iter, tol : int, int and float or None, default=None
         Of the EM or variational fits; None keeps the defaults of
         :func:`bic_start` and :func:`variational_start`.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
 
     Returns
     -------
     start : Start
     """
-    options = dict(max_iter=max_iter, tol=tol, **_given(n_init=n_init))
+    options = dict(
+        max_iter=max_iter, tol=tol, sample_weight=sample_weight,
+        **_given(n_init=n_init),
+    )
     if method == "bic":
         weights, means, covariances = bic_start(
             X, n_components, covariance_type=covariance_type,
@@ -438,7 +472,7 @@ def overfitted_start(
             weight_concentration=weight_concentration, random_state=random_state,
             **options,
         )
-    n_samples = X.shape[0]
+    n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
     occupied = weights * n_samples >= OCCUPIED_COUNT
     if not occupied.any():
         occupied[np.argmax(weights)] = True
@@ -448,17 +482,23 @@ def overfitted_start(
         weights, means, covariances, covariance_type=covariance_type
     )
     prior_loc = np.array(means, dtype=float)
-    prior_loc[~occupied] = X.mean(axis=0)
+    if sample_weight is None:
+        mean, std = X.mean(axis=0), X.std(axis=0)
+    else:
+        mean = np.average(X, axis=0, weights=sample_weight)
+        std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
+    prior_loc[~occupied] = mean
     n_empty = int(np.sum(~occupied))
-    values["means"][~occupied] = prior_loc[~occupied] + 0.5 * X.std(
-        axis=0
-    ) * random_state.standard_normal((n_empty, X.shape[1]))
+    values["means"][~occupied] = prior_loc[~occupied] + 0.5 * std * (
+        random_state.standard_normal((n_empty, X.shape[1]))
+    )
     return Start(prior_loc, values, occupied)
 
 
 def choose_start(
     X, n_components, *, covariance_type, init_params, weight_concentration,
     random_state, n_init=None, max_iter=None, tol=None, given=None,
+    sample_weight=None,
 ):
     """Choose the start that ``init_params`` names, on standardised data.
 
@@ -488,6 +528,9 @@ def choose_start(
         replace what ``init_params`` would give ('bic' and 'bgmm' then act as
         'kmeans' for the parts not given); rows are labelled by their nearest
         given mean.
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Every start weighs the rows by it, as if each row were repeated as
+        often as its (integer) weight says.
 
     Returns
     -------
@@ -501,6 +544,7 @@ def choose_start(
             X, n_components, covariance_type=covariance_type,
             weight_concentration=weight_concentration, random_state=random_state,
             method=init_params, n_init=n_init, max_iter=max_iter, tol=tol,
+            sample_weight=sample_weight,
         )
     if "means" in given:
         centers = np.array(given["means"], dtype=float)
@@ -509,17 +553,23 @@ def choose_start(
         centers, labels = kmeans_start(
             X, n_components, random_state=random_state,
             n_init=3 if n_init is None else n_init, max_iter=max_iter, tol=tol,
+            sample_weight=sample_weight,
         )
     else:
         centers, labels = seeded_start(
             X, n_components, init_params=init_params, random_state=random_state,
             n_init=1 if n_init is None else n_init, max_iter=max_iter, tol=tol,
+            sample_weight=sample_weight,
         )
-    values = initial_values(X, centers, labels, covariance_type=covariance_type)
+    values = initial_values(
+        X, centers, labels, covariance_type=covariance_type,
+        sample_weight=sample_weight,
+    )
     if "weights" in given:
         weights = np.asarray(given["weights"], dtype=float)
+        n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
         values["weights"] = _weights_inside_simplex(
-            weights / weights.sum() * X.shape[0]
+            weights / weights.sum() * n_samples
         )
     if "covariances" in given:
         values = mixture_initial_values(
@@ -533,6 +583,15 @@ def _weights_inside_simplex(counts):
     # Half a point of pseudo-count keeps every starting weight inside the
     # simplex: a zero weight is minus infinity in the sampler's coordinates.
     return (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+
+
+def _positive_rows(X, sample_weight):
+    """Return the rows of X that carry weight (all without ``sample_weight``)."""
+    return X if sample_weight is None else X[sample_weight > 0]
+
+
+def _n_distinct_rows(X, sample_weight=None):
+    return len(np.unique(_positive_rows(X, sample_weight), axis=0))
 
 
 def _given(**options):

@@ -28,7 +28,9 @@ refined : bool, whether the EM refinement was kept.
 """
 
 
-def refine_maximum_likelihood(X, posterior, *, reg_covar, start=None):
+def refine_maximum_likelihood(
+    X, posterior, *, reg_covar, start=None, sample_weight=None
+):
     """EM from the posterior mean (or ``start``): a nearby maximum of the likelihood.
 
     BIC and AIC are defined at the maximum of the likelihood, which no
@@ -51,6 +53,8 @@ def refine_maximum_likelihood(X, posterior, *, reg_covar, start=None):
     start : tuple of ndarray, default=None
         (weights, means, covariances) in data units to start EM from instead
         of the posterior mean.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        EM weighs the rows by it (:mod:`skbayesmix._weighted_em`).
 
     Returns
     -------
@@ -71,10 +75,11 @@ def refine_maximum_likelihood(X, posterior, *, reg_covar, start=None):
         precisions_init=inverse(covariances, covariance_type),
     )
     try:
-        quiet_fit(em, X)
+        em = quiet_fit(em, X, sample_weight)
     except (ValueError, np.linalg.LinAlgError):
         return None
-    counts = em.weights_ * X.shape[0]
+    n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+    counts = em.weights_ * n_samples
     floor = EM_MIN_VARIANCE_RATIO * min_variance(posterior_mean[2], covariance_type)
     if np.any(
         counts < min_component_count(X.shape[1], covariance_type)
@@ -89,7 +94,9 @@ def refine_maximum_likelihood(X, posterior, *, reg_covar, start=None):
     )
 
 
-def maximum_likelihood(X, posterior, *, reg_covar, summaries, starts=()):
+def maximum_likelihood(
+    X, posterior, *, reg_covar, summaries, starts=(), sample_weight=None
+):
     """Find the training data's :class:`MaximumLikelihood`.
 
     EM is started from the posterior mean and from each of ``starts``
@@ -98,18 +105,20 @@ def maximum_likelihood(X, posterior, *, reg_covar, summaries, starts=()):
     GaussianMixture's own start would). The accepted refinement with the
     largest training log-likelihood is kept if it beats every draw, else the
     best draw stands in. ``summaries`` are the posterior's
-    :meth:`~Posterior.summarize` of ``X``.
+    :meth:`~Posterior.summarize` of ``X`` (with ``sample_weight``, which
+    weighs the rows here too).
     """
     draw_totals = summaries.total_log_likelihood
     best = int(np.argmax(draw_totals))
     found = None
     for start in (None, *starts):
         refined = refine_maximum_likelihood(
-            X, posterior, reg_covar=reg_covar, start=start
+            X, posterior, reg_covar=reg_covar, start=start,
+            sample_weight=sample_weight,
         )
         if refined is None:
             continue
-        total = float(posterior.total_log_likelihood(X, refined)[0])
+        total = float(posterior.total_log_likelihood(X, refined, sample_weight)[0])
         if total >= draw_totals[best] and (found is None or total > found[1]):
             found = (refined, total)
     if found is not None:
@@ -118,6 +127,8 @@ def maximum_likelihood(X, posterior, *, reg_covar, summaries, starts=()):
     return MaximumLikelihood(parameters, float(draw_totals[best]), False)
 
 
-def log_likelihood_at_maximum(X, posterior, maximum):
+def log_likelihood_at_maximum(X, posterior, maximum, sample_weight=None):
     """Log-likelihood of data-unit rows ``X`` at the fit-time maximum."""
-    return float(posterior.total_log_likelihood(X, maximum.parameters)[0])
+    return float(
+        posterior.total_log_likelihood(X, maximum.parameters, sample_weight)[0]
+    )

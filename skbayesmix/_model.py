@@ -196,7 +196,9 @@ def _masked_log_likelihood(X, mask, log_weights, maps, n_real=None):
         X_block, mask_block = args
         log_prob = _block_log_prob(X_block, projection, shift, log_norm)
         log_lik = _log_sum_exp_rows(log_prob)
-        return blocked_sum(jnp.where(mask_block > 0, log_lik, 0.0))
+        # mask > 0 rather than a product alone: padding rows may have
+        # log_lik = -inf, and 0 * -inf is nan.
+        return blocked_sum(jnp.where(mask_block > 0, mask_block * log_lik, 0.0))
 
     n_rows, n_features = X.shape
     if n_rows <= 2 * ROW_BLOCK or n_rows % ROW_BLOCK:
@@ -508,7 +510,8 @@ def gmm_model(
     X : array of shape (n_padded, n_features)
         Standardised data, padded with arbitrary finite rows.
     mask : array of shape (n_padded,)
-        1.0 for real rows, 0.0 for padding (which contributes no likelihood).
+        The weight of each row's log-likelihood: 1.0 for real rows (or their
+        ``sample_weight``), 0.0 for padding (which contributes no likelihood).
     hyper : dict of arrays
         ``component_mask`` (n_components,): 1.0 for the real components, 0.0
         for padding (see below), ``weight_concentration``,

@@ -48,13 +48,13 @@ def posterior_chain_modes(posterior, X, lp):
     return modes
 
 
-def stacked_chain_weights(posterior, X, modes):
+def stacked_chain_weights(posterior, X, modes, sample_weight=None):
     """Chain weights that stack the modes' leave-one-out predictions.
 
     Each mode's PSIS-LOO pointwise log predictive density is computed from
     its chains' draws; the modes are stacked
     (:func:`skbayesmix._criteria.stacking_weights`) and a mode's weight is
-    shared equally by its chains.
+    shared equally by its chains. ``sample_weight`` weighs the rows' scores.
 
     Returns
     -------
@@ -66,7 +66,7 @@ def stacked_chain_weights(posterior, X, modes):
         _criteria.information_criterion(log_lik[modes == mode], "loo")["pointwise"]
         for mode in range(n_modes)
     ])
-    mode_weights = _criteria.stacking_weights(pointwise)
+    mode_weights = _criteria.stacking_weights(pointwise, sample_weight)
     counts = np.bincount(modes, minlength=n_modes)
     return mode_weights[modes] / counts[modes]
 

@@ -24,6 +24,10 @@ def _flat(values):
     return values.reshape((-1,) + values.shape[2:])
 
 
+def _total_weight(X, sample_weight):
+    return X.shape[0] if sample_weight is None else np.sum(sample_weight)
+
+
 def mixture_draws(weights, means, covariances, covariance_type, draw_weights=None):
     """:class:`~skbayesmix._density.MixtureDraws` of flat parameter draws."""
     return MixtureDraws(
@@ -180,19 +184,20 @@ class Posterior:
 
     # -------------------------------------------------------------- densities
 
-    def summarize(self, X):
+    def summarize(self, X, sample_weight=None):
         """:func:`~skbayesmix._density.draw_summaries` of data-unit rows ``X``."""
         summaries = _density.draw_summaries(
-            self.standardization.transform(X), self.draws
+            self.standardization.transform(X), self.draws, sample_weight=sample_weight
         )
         log_det = self.standardization.log_det
         return summaries._replace(
-            total_log_likelihood=summaries.total_log_likelihood + X.shape[0] * log_det,
+            total_log_likelihood=summaries.total_log_likelihood
+            + _total_weight(X, sample_weight) * log_det,
             log_predictive_density=summaries.log_predictive_density + log_det,
         )
 
-    def total_log_likelihood(self, X, draws):
-        """sum_i log p(x_i | theta_s) of data-unit rows under other ``draws``.
+    def total_log_likelihood(self, X, draws, sample_weight=None):
+        """sum_i w_i log p(x_i | theta_s) of data-unit rows under other ``draws``.
 
         ``draws`` is a :class:`~skbayesmix._density.MixtureDraws` in this
         posterior's standardised units (e.g. a maximum-likelihood refinement).
@@ -201,9 +206,12 @@ class Posterior:
         -------
         total : ndarray of shape (n_draws,)
         """
-        summaries = _density.draw_summaries(self.standardization.transform(X), draws)
+        summaries = _density.draw_summaries(
+            self.standardization.transform(X), draws, sample_weight=sample_weight
+        )
         return (
-            summaries.total_log_likelihood + X.shape[0] * self.standardization.log_det
+            summaries.total_log_likelihood
+            + _total_weight(X, sample_weight) * self.standardization.log_det
         )
 
     def memberships(self, X):

@@ -31,7 +31,7 @@ def _reference_covariances(counts, scatter, prior_scale, dof, covariance_type):
     return reference[0] if covariance_type == "tied" else reference
 
 
-def model_hyperparameters(estimator, X_std, start, standardization):
+def model_hyperparameters(estimator, X_std, start, standardization, sample_weight=None):
     """Hyper-parameters of :func:`skbayesmix._model.gmm_model`, and the start.
 
     Parameters
@@ -40,6 +40,9 @@ def model_hyperparameters(estimator, X_std, start, standardization):
     X_std : ndarray of shape (n_samples, n_features)
     start : Start
     standardization : Standardization
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        The pooled scatter that scales the covariance prior weighs the rows by
+        it (n is then the total weight).
 
     Returns
     -------
@@ -49,10 +52,12 @@ def model_hyperparameters(estimator, X_std, start, standardization):
         a better place to start than k-means' diagonal ones.
     """
     n_samples, n_features = X_std.shape
+    if sample_weight is not None:
+        n_samples = np.sum(sample_weight)
     covariance_type = estimator.covariance_type
     dof = estimator.degrees_of_freedom_prior
     dof = float(n_features + 2.0 if dof is None else dof)
-    counts, scatter = start.scatter(X_std, covariance_type)
+    counts, scatter = start.scatter(X_std, covariance_type, sample_weight)
     # A feature constant within every cluster has no spread to scale by.
     pooled = scatter.sum(axis=0) / n_samples
     pooled += POOLED_COVARIANCE_FLOOR * np.eye(n_features)

@@ -12,6 +12,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -27,8 +28,22 @@ from skbayesmix._candidates import (
 )
 from skbayesmix._covariance import COVARIANCE_TYPES
 from skbayesmix._criteria import CRITERIA, ELPD_CRITERIA, select
+from skbayesmix._dask import is_dask_array
 from skbayesmix._diagnostics import model_name, pareto_k_message
+from skbayesmix._training_rows import check_sample_weight, training_rows
 from skbayesmix._warnings import caller_stacklevel, warn
+from skbayesmix._weighted_em import weighted_criterion
+
+
+def _largest(n_components_range):
+    """Return the grid's largest number of components (1 if it is malformed).
+
+    :func:`~skbayesmix._candidates.candidate_grid` then says what is wrong.
+    """
+    try:
+        return max(1, int(np.max(n_components_range)))
+    except (TypeError, ValueError):
+        return 1
 
 
 def _estimator_has(attr):
@@ -94,6 +109,12 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
     estimator_ : estimator object
         The unfitted estimator cloned for every candidate (``BayesianGMM()`` when
         ``estimator`` is None).
+
+    coreset_ : dict or None
+        None when the candidates were fitted to X itself; else the coreset
+        they were all fitted to (as a BayesianGMM's
+        ``diagnostics_["coreset"]``), with ``estimator_``'s ``coreset_size``
+        then None.
 
     cv_results_ : dict of ndarray
         One row per candidate, in the order covariance type, then
@@ -289,30 +310,51 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit every candidate and choose one by ``criterion``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
             Training data.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row, given to every candidate's fit and criteria
+            (see :meth:`BayesianGMM.fit`). BIC and AIC count n as the sum of
+            the weights.
 
         Returns
         -------
         self : object
             The fitted selector.
+
+        Notes
+        -----
+        When the estimator's ``coreset_size`` asks for a coreset of X, one
+        coreset is drawn here, around a k-means solution with the largest
+        number of components of the grid, and every candidate is fitted to it
+        (with ``coreset_size=None``) and scored on it: the criteria compare the
+        candidates on the same weighted rows.
         """
         X_given = X
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        # Candidates see a DataFrame as given, so that they keep its feature
-        # names; other input as validated.
-        if not hasattr(self, "feature_names_in_"):
-            X_given = X
         self.estimator_ = (
             BayesianGMM() if self.estimator is None else clone(self.estimator)
         )
+        params = self.estimator_.get_params()
+        X, sample_weight, coreset = training_rows(
+            self, X, sample_weight,
+            coreset_size=params.get("coreset_size"),
+            n_components=_largest(self.n_components_range),
+            covariance_type=params.get("covariance_type", "full"),
+            rng=check_random_state(params.get("random_state")),
+        )
+        # Candidates see a DataFrame as given, so that they keep its feature
+        # names; other input (and a coreset) as validated.
+        if not hasattr(self, "feature_names_in_") or coreset is not None:
+            X_given = X
+        if coreset is not None:
+            self.estimator_.set_params(coreset_size=None)
         n_components_range, covariance_types = candidate_grid(
             self, self.estimator_, X
         )
@@ -333,7 +375,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
 
         results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(fit_and_evaluate)(
-                clone(self.estimator_).set_params(**params), X_given
+                clone(self.estimator_).set_params(**params), X_given, sample_weight
             )
             for params in candidate_params
         )
@@ -350,8 +392,9 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
                 print(candidate_line(index, len(candidate_params), estimator, score))
 
         self.cv_results_ = results_table(
-            fitted, scores, ic_results, candidate_params, X
+            fitted, scores, ic_results, candidate_params, X, sample_weight
         )
+        self.coreset_ = coreset
         best = self.best_index_ = select(self.cv_results_, self.criterion)
         self.best_estimator_ = fitted[best]
         self.best_n_components_ = int(self.cv_results_["n_components"][best])
@@ -400,9 +443,12 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         """Check X against the fit.
 
         The chosen candidate is then given X as is, with the feature names it
-        was fitted with.
+        was fitted with. A dask array is left to the candidate, which works on
+        it block by block.
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return X
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
     @available_if(_estimator_has("predict"))
@@ -451,20 +497,26 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         return self.best_estimator_.score_samples(X)
 
     @available_if(_estimator_has("score"))
-    def score(self, X, y=None):
+    def score(self, X, y=None, sample_weight=None):
         """Mean log density of X under the chosen candidate.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            The mean is weighted by it.
 
         Returns
         -------
         log_density : float
         """
         self._check_X(X)
-        return self.best_estimator_.score(X)
+        if sample_weight is None:
+            return self.best_estimator_.score(X)
+        log_density = self.best_estimator_.score_samples(X)
+        sample_weight = check_sample_weight(sample_weight, log_density[:, None])
+        return float(np.average(log_density, weights=sample_weight))
 
     @available_if(_estimator_has("sample"))
     def sample(self, n_samples=1):
@@ -482,34 +534,38 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         check_is_fitted(self)
         return self.best_estimator_.sample(n_samples)
 
-    def bic(self, X):
+    def bic(self, X, sample_weight=None):
         """BIC of the chosen candidate on X (lower is better).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row; n is then the sum of the weights.
 
         Returns
         -------
         bic : float
         """
         self._check_X(X)
-        return self.best_estimator_.bic(X)
+        return weighted_criterion(self.best_estimator_, "bic", X, sample_weight)
 
     @available_if(_estimator_has("aic"))
-    def aic(self, X):
+    def aic(self, X, sample_weight=None):
         """AIC of the chosen candidate on X (lower is better).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each row.
 
         Returns
         -------
         aic : float
         """
         self._check_X(X)
-        return self.best_estimator_.aic(X)
+        return weighted_criterion(self.best_estimator_, "aic", X, sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -73,6 +73,13 @@ NEGLIGIBLE_ELPD_DIFFERENCE = 4.0
 SMALLEST_COMPONENT_BUCKET = 8
 MAX_PADDED_WORK = 2**20
 
+# coreset_size='auto': data with more rows than this are summarised by a
+# weighted coreset (see _training_rows) of CORESET_ROWS_PER_PARAMETER rows per
+# free parameter, and at least CORESET_MIN_SIZE rows.
+CORESET_MIN_ROWS = 20_000
+CORESET_MIN_SIZE = 10_000
+CORESET_ROWS_PER_PARAMETER = 100
+
 ResolvedSettings = namedtuple(
     "ResolvedSettings",
     [
@@ -106,6 +113,24 @@ def sampled_components(n_components, n_samples, n_features, covariance_prior):
     if covariance_prior != "wishart" or work > MAX_PADDED_WORK:
         return n_components
     return bucket
+
+
+def coreset_draws(coreset_size, n_samples, n_components, n_features, covariance_type):
+    """Rows a coreset of the data samples, or None when the fit uses every row.
+
+    'auto' summarises data of more than :data:`CORESET_MIN_ROWS` rows by
+    max(:data:`CORESET_MIN_SIZE`, :data:`CORESET_ROWS_PER_PARAMETER` times
+    GaussianMixture's number of free parameters) draws; an int always draws
+    that many (unless the data have no more rows); None never summarises.
+    """
+    if coreset_size is None:
+        return None
+    if coreset_size == "auto":
+        if n_samples <= CORESET_MIN_ROWS:
+            return None
+        count = n_parameters(n_components, n_features, covariance_type)
+        coreset_size = max(CORESET_MIN_SIZE, CORESET_ROWS_PER_PARAMETER * count)
+    return int(coreset_size) if coreset_size < n_samples else None
 
 
 def is_overfitted(weight_concentration):

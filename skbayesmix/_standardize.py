@@ -30,13 +30,21 @@ class Standardization(_Fields):
     __slots__ = ()
 
     @classmethod
-    def fit(cls, X, covariance_type, *, standardize=True):
-        """Find the map that centres and scales ``X`` (identity if not standardize)."""
+    def fit(cls, X, covariance_type, *, standardize=True, sample_weight=None):
+        """Find the map that centres and scales ``X`` (identity if not standardize).
+
+        With ``sample_weight``, the weighted mean and standard deviation: those
+        of ``X`` with every row repeated as often as its (integer) weight says.
+        """
         n_features = X.shape[1]
         if not standardize:
             return cls(np.zeros(n_features), np.ones(n_features), covariance_type)
-        center = X.mean(axis=0)
-        scale = feature_scale(X.std(axis=0), covariance_type)
+        if sample_weight is None:
+            center, std = X.mean(axis=0), X.std(axis=0)
+        else:
+            center = np.average(X, axis=0, weights=sample_weight)
+            std = np.sqrt(np.average((X - center) ** 2, axis=0, weights=sample_weight))
+        scale = feature_scale(std, covariance_type)
         # A constant feature keeps unit scale rather than dividing by zero.
         scale = np.where(scale > 0, scale, 1.0)
         return cls(center, scale, covariance_type)

@@ -106,7 +106,7 @@ _LARGEST_TOL = float(np.finfo(np.float64).max)
 _FULL_START = ("weights_init", "means_init", "precisions_init")
 
 
-def quiet_fit(mixture, X):
+def quiet_fit(mixture, X, sample_weight=None):
     """Fit a scikit-learn mixture in place, as ``mixture.fit(X)``, without warnings.
 
     :class:`~sklearn.mixture.GaussianMixture` and
@@ -126,6 +126,9 @@ def quiet_fit(mixture, X):
     mixture : GaussianMixture or BayesianGaussianMixture
         Fitted from scratch, as a first fit is (also with ``warm_start``).
     X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None, default=None
+        Row weights (see :mod:`skbayesmix._weighted_em`); the fitted mixture is
+        then of the weighted class.
 
     Returns
     -------
@@ -144,10 +147,13 @@ def quiet_fit(mixture, X):
     """
     # k-means inside the initialisation sets a process-wide BLAS limit.
     with SKLEARN_FIT_LOCK:
-        return _fit_in_steps(mixture, X)
+        return _fit_in_steps(mixture, X, sample_weight)
 
 
-def _fit_in_steps(mixture, X):
+def _fit_in_steps(mixture, X, sample_weight):
+    from skbayesmix._weighted_em import on_weighted_rows
+
+    mixture = on_weighted_rows(mixture, sample_weight)
     params = mixture.get_params(deep=False)
     max_iter = params["max_iter"]
     if max_iter < 2:
@@ -167,7 +173,7 @@ def _fit_in_steps(mixture, X):
     rng = check_random_state(params["random_state"])
     best, best_bound = None, -np.inf
     for _ in range(params["n_init"]):
-        trial = clone(mixture).set_params(
+        trial = on_weighted_rows(clone(mixture), sample_weight).set_params(
             n_init=1, init_params=init_params, warm_start=False, max_iter=2,
             tol=_LARGEST_TOL,
         )

@@ -283,6 +283,16 @@ def test_max_num_samples_option():
     assert parser.parse_args(["--max-num-samples", "1500"]).max_num_samples == 1500
 
 
+def test_coreset_size_option_reaches_the_estimator():
+    from skbayesmix.cli._main import _build_selector
+
+    parser = build_parser()
+    assert parser.parse_args([]).coreset_size == "auto"
+    assert parser.parse_args(["--coreset-size", "none"]).coreset_size is None
+    args = parser.parse_args(["--coreset-size", "5000"])
+    assert _build_selector(args).estimator.coreset_size == 5000
+
+
 # ------------------------------------------------------------- reading input
 
 

@@ -48,6 +48,7 @@ def _build_selector(args):
         num_samples=args.num_samples,
         max_num_samples=args.max_num_samples,
         num_chains=args.num_chains,
+        coreset_size=args.coreset_size,
         random_state=args.seed,
     )
     return BayesianGMMSelector(

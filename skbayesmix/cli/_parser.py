@@ -153,8 +153,8 @@ def _positive_int(text):
     return value
 
 
-def _max_num_samples(text):
-    """--max-num-samples: a positive integer, 'auto' or 'none'."""
+def _int_auto_none(text):
+    """--max-num-samples, --coreset-size: an integer, 'auto' or 'none'."""
     if text.lower() in ("auto", "none"):
         return None if text.lower() == "none" else "auto"
     try:
@@ -183,7 +183,7 @@ def _add_sampler_arguments(parser):
     )
     parser.add_argument(
         "--max-num-samples",
-        type=_max_num_samples,
+        type=_int_auto_none,
         default="auto",
         metavar="N",
         help=(
@@ -198,5 +198,15 @@ def _add_sampler_arguments(parser):
         default=4,
         metavar="N",
         help="number of chains (default: 4, as BayesianGMM)",
+    )
+    parser.add_argument(
+        "--coreset-size",
+        type=_int_auto_none,
+        default="auto",
+        metavar="N",
+        help=(
+            "fit a weighted coreset of N draws instead of every row; 'auto' (the "
+            "default) does so above 20,000 rows, 'none' never"
+        ),
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

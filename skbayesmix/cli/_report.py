@@ -68,6 +68,12 @@ def format_report(selector, criterion):
         heading = f"selection ({criterion} chooses K = {k}):"
     else:
         heading = f"fit with K = {k}:"
+    coreset = getattr(selector, "coreset_", None)
+    if coreset is not None:
+        heading += (
+            f"\nevery candidate fitted a coreset: {coreset['n_rows']} weighted rows "
+            f"({coreset['draws']} draws) for {coreset['n_samples']} rows"
+        )
     return "\n".join(
         [
             heading,
