@@ -69,12 +69,15 @@ def _same_value(a, b):
 class BaseBayesianMixture(DensityMixin, BaseEstimator):
     """Base class of mixtures fitted by posterior sampling (not public).
 
-    Subclasses define the constructor, ``_parameter_constraints``, and
+    Subclasses define the constructor (with ``coreset_size`` and
+    ``random_state`` among its parameters), ``_parameter_constraints``,
     ``_check_parameters(X)`` returning findings about X to warn of (a list
-    of str), ``_start(X_std, standardization, rng)`` returning a
-    :class:`~skbayesmix._initialization.Start`, ``_sampler(X_std, start, rng)``
-    returning a :class:`~skbayesmix._inference.ChainSampler`, and
-    ``_max_iterations()``, the budget of post-warm-up iterations per chain.
+    of str), ``_start(X_std, standardization, rng, sample_weight)`` returning
+    a :class:`~skbayesmix._initialization.Start`, ``_sampler(X_std, start,
+    rng, standardization=, sample_weight=)`` returning a
+    :class:`~skbayesmix._inference.ChainSampler`, and ``_max_iterations()``,
+    the budget of post-warm-up iterations per chain. ``sample_weight`` is
+    None or the rows' weights.
     """
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -254,11 +254,13 @@ class BayesianGMM(BaseBayesianMixture):
         an unbiased estimate of X's for every mixture. NUTS then samples the
         posterior of the coreset's weighted likelihood: it approximates the
         full data's, as narrow (the weights sum to about n_samples) but
-        centred within the coreset's error of it. 'auto' summarises data of
-        more than 20,000 rows by max(10,000, 100 x the number of free
-        parameters) draws (rows drawn more than once are merged, so fewer
-        rows remain); an int always draws that many (when X has more rows);
-        None fits every row. A :class:`dask.array.Array` X is summarised
+        centred within the coreset's error of it: it costs about p / (2 m)
+        nats per row of held-out log-likelihood, for p free parameters and m
+        draws. 'auto' summarises data of more than 20,000 rows by 100 draws
+        per free parameter (so about 0.005 nats), at least 10,000 and at most
+        50,000 (rows drawn more than once are merged, so fewer rows remain);
+        an int always draws that many (when X has more rows); None fits
+        every row. A :class:`dask.array.Array` X is summarised
         block by block on its cluster, and only the coreset comes back.
         ``diagnostics_["coreset"]`` says what was fitted. The user guide
         ("Large data: weights, coresets and Dask") gives the error measured

@@ -31,6 +31,7 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils import check_random_state
 
 from skbayesmix._dask import is_dask_array, ship_blocks
+from skbayesmix._standardize import mean_and_std
 from skbayesmix._threadpool import SKLEARN_FIT_LOCK
 
 # k-means for the clustering B runs on at most this many rows: the
@@ -111,8 +112,7 @@ def _cluster(X, sample_weight, n_clusters, rng):
     centre.
     """
     n_samples = len(X)
-    mean = np.average(X, axis=0, weights=sample_weight)
-    scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
+    mean, scale = mean_and_std(X, sample_weight)
     X = (X - mean) / np.where(scale > 0, scale, 1.0)
     if n_samples > _MAX_CLUSTERING_ROWS:
         rows = rng.choice(n_samples, _MAX_CLUSTERING_ROWS, replace=False)
@@ -165,11 +165,14 @@ def _sensitivity(sample_weight, labels, sq_distances, n_clusters):
 def dask_coreset(X, sample_weight, *, size, n_clusters, random_state):
     """Weighted coreset of a Dask array, built block by block on the workers.
 
-    Each block of rows is reduced to a coreset of ``size`` draws by
-    :func:`sensitivity_coreset` where it lives (with the active
-    ``dask.distributed`` client if there is one); only these coresets come
-    back. Their union is a coreset of X [1]_; if it has more than ``size``
-    rows, it is reduced once more on the client.
+    Each block of rows is reduced to a coreset by :func:`sensitivity_coreset`
+    where it lives (with the active ``dask.distributed`` client if there is
+    one); only these coresets come back. Their union is a coreset of X [1]_.
+    The ``size`` draws are shared among the blocks in proportion to their
+    weight (rounded up), so that the union is a stratified sample of about
+    ``size`` draws: as close to X's likelihood as one coreset of that size.
+    (Coresets of ``size`` draws per block, reduced once more on the client,
+    compound two sampling errors.)
 
     Parameters
     ----------
@@ -179,7 +182,7 @@ def dask_coreset(X, sample_weight, *, size, n_clusters, random_state):
         None weighs every row 1. A Dask array is checked block by block
         (non-negative and finite); an ndarray is assumed checked.
     size : int
-        Number of draws per block and of the final reduction.
+        Number of draws, shared among the blocks.
     n_clusters : int
         Number of clusters of the k-means clusterings rows are drawn around.
     random_state : int, RandomState instance or None
@@ -226,23 +229,52 @@ def dask_coreset(X, sample_weight, *, size, n_clusters, random_state):
         else:
             weight_blocks = ship_blocks(np.asarray(sample_weight), row_chunks)
     seeds = rng.randint(np.iinfo(np.int32).max, size=len(X_blocks))
+    block_weights = _block_weights(sample_weight, row_chunks, weight_blocks)
+    total = block_weights.sum()
+    if not total > 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    draws = np.ceil(size * block_weights / total).astype(int)
 
     block_coreset = dask.delayed(_block_coreset, pure=True)
     tasks = [
         block_coreset(
-            X_block, weight_block, size=size, n_clusters=n_clusters, seed=seed,
-            check_weights=check_weights,
+            X_block, weight_block, size=block_draws, n_clusters=n_clusters,
+            seed=seed, check_weights=check_weights,
         )
-        for X_block, weight_block, seed in zip(X_blocks, weight_blocks, seeds)
+        for X_block, weight_block, block_draws, seed in zip(
+            X_blocks, weight_blocks, draws, seeds
+        )
+        if block_draws > 0
     ]
     coresets = dask.compute(*tasks)
     X_union = np.concatenate([X_part for X_part, _ in coresets])
     weight_union = np.concatenate([weight_part for _, weight_part in coresets])
-    if len(X_union) <= size:
-        return X_union, weight_union
-    return sensitivity_coreset(
-        X_union, weight_union, size=size, n_clusters=n_clusters, random_state=rng
-    )
+    return X_union, weight_union
+
+
+def _block_weights(sample_weight, row_chunks, weight_blocks):
+    """Total weight of every block of rows (a pass over Dask weights only)."""
+    if sample_weight is None:
+        return np.asarray(row_chunks, dtype=np.float64)
+    if not is_dask_array(sample_weight):
+        bounds = np.concatenate([[0], np.cumsum(row_chunks)[:-1]])
+        return np.add.reduceat(np.asarray(sample_weight, dtype=np.float64), bounds)
+    import dask
+
+    checked_sum = dask.delayed(_checked_sum, pure=True)
+    return np.array(dask.compute(*[checked_sum(block) for block in weight_blocks]))
+
+
+def _checked_sum(sample_weight):
+    sample_weight = _checked_weights(sample_weight)
+    return float(sample_weight.sum())
+
+
+def _checked_weights(sample_weight):
+    sample_weight = np.asarray(sample_weight, dtype=np.float64)
+    if not (np.all(np.isfinite(sample_weight)) and np.all(sample_weight >= 0)):
+        raise ValueError("sample_weight must be non-negative and finite.")
+    return sample_weight
 
 
 def _block_coreset(X, sample_weight, *, size, n_clusters, seed, check_weights):
@@ -250,11 +282,10 @@ def _block_coreset(X, sample_weight, *, size, n_clusters, seed, check_weights):
     X = np.asarray(X, dtype=np.float64)
     if sample_weight is None:
         sample_weight = np.ones(len(X))
+    elif check_weights:
+        sample_weight = _checked_weights(sample_weight)
     else:
         sample_weight = np.asarray(sample_weight, dtype=np.float64)
-    if check_weights and not (np.all(np.isfinite(sample_weight))
-                              and np.all(sample_weight >= 0)):
-        raise ValueError("sample_weight must be non-negative and finite.")
     return sensitivity_coreset(
         X, sample_weight, size=size, n_clusters=n_clusters,
         random_state=np.random.RandomState(seed),

@@ -22,6 +22,7 @@ from skbayesmix._covariance import (
     pad_components,
 )
 from skbayesmix._settings import EMPTY_START_COUNT, OCCUPIED_COUNT
+from skbayesmix._standardize import mean_and_std
 from skbayesmix._threadpool import SKLEARN_FIT_LOCK
 from skbayesmix._warnings import quiet_fit
 
@@ -482,11 +483,7 @@ def overfitted_start(
         weights, means, covariances, covariance_type=covariance_type
     )
     prior_loc = np.array(means, dtype=float)
-    if sample_weight is None:
-        mean, std = X.mean(axis=0), X.std(axis=0)
-    else:
-        mean = np.average(X, axis=0, weights=sample_weight)
-        std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
+    mean, std = mean_and_std(X, sample_weight)
     prior_loc[~occupied] = mean
     n_empty = int(np.sum(~occupied))
     values["means"][~occupied] = prior_loc[~occupied] + 0.5 * std * (

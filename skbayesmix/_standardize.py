@@ -16,6 +16,18 @@ from skbayesmix._covariance import feature_scale, unit_factor
 _Fields = namedtuple("Standardization", ["center", "scale", "covariance_type"])
 
 
+def mean_and_std(X, sample_weight=None):
+    """Per-feature mean and standard deviation of X, rows weighted if given.
+
+    The weighted ones are those of X with every row repeated as often as its
+    (integer) weight says.
+    """
+    if sample_weight is None:
+        return X.mean(axis=0), X.std(axis=0)
+    mean = np.average(X, axis=0, weights=sample_weight)
+    return mean, np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
+
+
 class Standardization(_Fields):
     """Affine map ``x -> (x - center) / scale`` and its action on mixtures.
 
@@ -33,17 +45,13 @@ class Standardization(_Fields):
     def fit(cls, X, covariance_type, *, standardize=True, sample_weight=None):
         """Find the map that centres and scales ``X`` (identity if not standardize).
 
-        With ``sample_weight``, the weighted mean and standard deviation: those
-        of ``X`` with every row repeated as often as its (integer) weight says.
+        With ``sample_weight``, by the weighted mean and standard deviation
+        (:func:`mean_and_std`).
         """
         n_features = X.shape[1]
         if not standardize:
             return cls(np.zeros(n_features), np.ones(n_features), covariance_type)
-        if sample_weight is None:
-            center, std = X.mean(axis=0), X.std(axis=0)
-        else:
-            center = np.average(X, axis=0, weights=sample_weight)
-            std = np.sqrt(np.average((X - center) ** 2, axis=0, weights=sample_weight))
+        center, std = mean_and_std(X, sample_weight)
         scale = feature_scale(std, covariance_type)
         # A constant feature keeps unit scale rather than dividing by zero.
         scale = np.where(scale > 0, scale, 1.0)

@@ -425,8 +425,9 @@ def test_plotting_is_a_lazy_attribute_of_the_package():
     code = (
         "import sys, skbayesmix\n"
         "assert 'skbayesmix.plotting' not in sys.modules\n"
-        # Nor JAX, ArviZ or matplotlib (ArviZ 0.x imports it): all on first use.
-        "for heavy in ('matplotlib', 'arviz', 'jax'):\n"
+        # Nor JAX, ArviZ, matplotlib (ArviZ 0.x imports it) or Dask: all on
+        # first use.
+        "for heavy in ('matplotlib', 'arviz', 'jax', 'dask'):\n"
         "    assert heavy not in sys.modules, heavy\n"
         "assert 'plotting' in dir(skbayesmix)\n"
         "assert callable(skbayesmix.plotting.plot_components)\n"

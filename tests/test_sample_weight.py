@@ -10,7 +10,12 @@ from sklearn.preprocessing import StandardScaler
 
 from skbayesmix import BayesianGMM, BayesianGMMSelector
 from skbayesmix._criteria import information_criterion
-from skbayesmix._settings import CORESET_MIN_ROWS, CORESET_MIN_SIZE, coreset_draws
+from skbayesmix._settings import (
+    CORESET_MAX_SIZE,
+    CORESET_MIN_ROWS,
+    CORESET_MIN_SIZE,
+    coreset_draws,
+)
 from skbayesmix._weighted_em import on_weighted_rows, weighted_criterion
 from tests.conftest import TINY
 
@@ -198,10 +203,9 @@ def test_coreset_sizes_follow_the_documented_rule():
     assert coreset_draws("auto", CORESET_MIN_ROWS + 1, 8, 2, "full") == (
         CORESET_MIN_SIZE
     )
-    # D=10, K=5 'full' has 329 free parameters.
-    assert coreset_draws("auto", 10**6, 5, 10, "full") == max(
-        CORESET_MIN_SIZE, 329 * 100
-    )
+    # D=10, K=5 'full' has 329 free parameters; D=20, K=10 2,309.
+    assert coreset_draws("auto", 10**6, 5, 10, "full") == 329 * 100
+    assert coreset_draws("auto", 10**7, 10, 20, "full") == CORESET_MAX_SIZE
     assert coreset_draws(500, 1000, 2, 2, "full") == 500
     assert coreset_draws(5000, 1000, 2, 2, "full") is None
     assert coreset_draws(None, 10**7, 2, 2, "full") is None
