@@ -8,6 +8,7 @@ A subclass validates its parameters and provides the start and the sampler
 """
 
 from collections import namedtuple
+from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
@@ -56,6 +57,23 @@ _CONTINUATION_FREE_PARAMS = (
 )
 
 
+def _filled(X_std, n_components, sample_weight, rng):
+    """X_std itself, or with its missing entries filled for the start (k-POD).
+
+    The start (k-means, EM or the variational fit, and the prior's pooled
+    scatter) runs on complete rows: a missing entry takes the coordinate of
+    its row's k-means centre (:func:`~skbayesmix._missing_em.kmeans_with_missing`).
+    The sampler marginalises the missing entries exactly.
+    """
+    if not np.isnan(X_std).any():
+        return X_std
+    from skbayesmix._missing_em import kmeans_with_missing
+
+    return kmeans_with_missing(
+        X_std, n_components, sample_weight=sample_weight, random_state=rng
+    )[2]
+
+
 def _same_value(a, b):
     if a is None or b is None:
         return a is b
@@ -87,8 +105,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or dask array of shape (n_samples, n_features)
-            Training data. A :class:`dask.array.Array` is summarised by a
-            coreset block by block where it lies (see ``coreset_size``).
+            Training data. Missing entries (NaN) are marginalised exactly
+            (see the user guide, "Missing values"); a row with nothing
+            observed is an error. A :class:`dask.array.Array` is summarised
+            by a coreset block by block where it lies (see ``coreset_size``).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -164,10 +184,11 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
                 sample_weight=sample_weight,
             )
             X_std = standardization.transform(X)
-            start = self._start(X_std, standardization, rng, sample_weight)
+            X_start = _filled(X_std, self.n_components, sample_weight, rng)
+            start = self._start(X_start, standardization, rng, sample_weight)
             sampler = self._sampler(
                 X_std, start, rng, standardization=standardization,
-                sample_weight=sample_weight,
+                sample_weight=sample_weight, X_start=X_start,
             )
             max_iterations = self._max_iterations()
         else:
@@ -386,7 +407,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         as in GaussianMixture.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], reset=False,
+            ensure_all_finite="allow-nan",
+        )
         dtype = np.result_type(X.dtype, self.means_.dtype)
         return X.astype(np.float64, copy=False), dtype
 
@@ -394,7 +418,9 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         """Posterior predictive probability that each row came from each component.
 
         For a new point x this is sum_s w_sk N(x | mu_sk, Sigma_sk) /
-        sum_s p(x | theta_s) over the posterior draws s: the membership that
+        sum_s p(x | theta_s) over the posterior draws s (over a row's observed
+        coordinates when it has missing entries, NaN; a row with nothing
+        observed gets the posterior mean weights): the membership that
         :meth:`score_samples`' predictive density implies, with the parameters
         integrated out. :meth:`fit_predict` instead returns, for the training
         rows, the argmax of the posterior mean of p(z_i = k | x_i, theta) (the
@@ -445,8 +471,10 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         log_density : ndarray of shape (n_samples,)
-            log mean_s p(x | theta_s) over the posterior draws. A dask array,
-            computed block by block, for a dask X.
+            log mean_s p(x | theta_s) over the posterior draws; for a row
+            with missing entries (NaN), the exact marginal density of its
+            observed coordinates (0 for a row with nothing observed). A dask
+            array, computed block by block, for a dask X.
         """
         on_blocks = self._on_blocks("score_samples", X)
         if on_blocks is not None:
@@ -476,6 +504,49 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
             return float(total.compute())
         sample_weight = check_sample_weight(sample_weight, log_density[:, None])
         return float(np.average(log_density, weights=sample_weight))
+
+    def impute(self, X, n_draws=None):
+        """Fill the missing entries (NaN) of X from the posterior.
+
+        A missing entry's distribution given the row's observed entries is,
+        under each posterior draw, the mixture of the components' Gaussian
+        conditionals, weighted by the components' responsibilities for the
+        observed entries. With ``n_draws=None`` each missing entry becomes
+        its posterior mean (averaged over the draws), as
+        :class:`~sklearn.impute.IterativeImputer` returns one completed
+        matrix; with an int, ``n_draws`` completed matrices are drawn from
+        that distribution (multiple imputation: their spread is the
+        uncertainty of each imputed value, e.g. ``np.quantile(draws, [0.05,
+        0.95], axis=0)`` gives 90% intervals). Observed entries are kept as
+        given. A row with nothing observed gets the posterior predictive
+        mean (or draws of it).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing entries as NaN.
+        n_draws : int or None, default=None
+            None for the posterior mean, else how many completed matrices to
+            draw (seeded by ``random_state``).
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), or \
+                (n_draws, n_samples, n_features) with ``n_draws``
+        """
+        from skbayesmix._missing import impute
+
+        X, dtype = self._validate_X(X)
+        if n_draws is not None and (
+            not isinstance(n_draws, Integral) or n_draws < 1
+        ):
+            raise ValueError(f"n_draws must be None or an int >= 1, got {n_draws!r}")
+        standardization = self._posterior.standardization
+        imputed = standardization.inverse_transform(impute(
+            standardization.transform(X), self._posterior.draws, n_draws=n_draws,
+            random_state=check_random_state(self.random_state),
+        ))
+        return np.where(np.isnan(X), imputed, X).astype(dtype, copy=False)
 
     def sample(self, n_samples=1):
         """Draw from the posterior predictive distribution.
@@ -702,5 +773,5 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags

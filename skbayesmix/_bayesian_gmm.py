@@ -681,12 +681,19 @@ class BayesianGMM(BaseBayesianMixture):
             return AUTO_MAX_ROUNDS * self.num_samples
         return self.max_num_samples
 
-    def _sampler(self, X_std, start, rng, *, standardization, sample_weight=None):
-        """NUTS chains from jittered copies of the start."""
+    def _sampler(
+        self, X_std, start, rng, *, standardization, sample_weight=None, X_start=None
+    ):
+        """NUTS chains from jittered copies of the start.
+
+        ``X_start`` are the rows the start was chosen on (``X_std`` with its
+        missing entries filled); the prior's pooled scatter is read off them.
+        """
         from skbayesmix import _inference  # the JAX boundary, imported on first fit
 
         prior, start = model_hyperparameters(
-            self, X_std, start, standardization, sample_weight
+            self, X_std if X_start is None else X_start, start, standardization,
+            sample_weight,
         )
         chain_values = jittered_chain_values(
             start.values, covariance_type=self.covariance_type,

@@ -106,7 +106,8 @@ def _cluster(X, sample_weight, n_clusters, rng):
 
     Distances are taken between standardised features (weighted), as the
     estimator samples them: on raw features one with a large range (wine's
-    proline, in the hundreds) would decide every distance alone.
+    proline, in the hundreds) would decide every distance alone. Missing
+    entries count as the feature's mean.
 
     Returns the label of every row of X and its squared distance to its
     centre.
@@ -114,6 +115,9 @@ def _cluster(X, sample_weight, n_clusters, rng):
     n_samples = len(X)
     mean, scale = mean_and_std(X, sample_weight)
     X = (X - mean) / np.where(scale > 0, scale, 1.0)
+    # A missing entry (NaN) sits at its feature's mean, for the distances only:
+    # the coreset keeps the rows as they are.
+    X[np.isnan(X)] = 0.0
     if n_samples > _MAX_CLUSTERING_ROWS:
         rows = rng.choice(n_samples, _MAX_CLUSTERING_ROWS, replace=False)
         X_fit, weight_fit = X[rows], sample_weight[rows]

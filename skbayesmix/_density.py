@@ -10,6 +10,14 @@ the GIL in its matrix products and ufuncs), each with its share of
 ``max_elements``. The posterior predictive of large inputs (what
 ``predict_proba``, ``predict`` and ``score_samples`` of new rows need) is
 handed to one compiled program, :mod:`skbayesmix._compiled_density`.
+
+Rows may have missing coordinates (NaN): a component's density of such a row
+is its Gaussian marginal over the row's observed coordinates, exactly. Each
+public function evaluates the complete rows as it would without the others and
+every pattern of missing coordinates on its observed columns, with the draws'
+marginal over them (:mod:`skbayesmix._missing`); a row with no observed
+coordinate has log density 0 under every component (its memberships are the
+weights, its predictive density is 1).
 """
 
 import functools
@@ -17,6 +25,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from skbayesmix import _missing
 from skbayesmix._covariance import full_matrices
 from skbayesmix._threadpool import map_in_threads, usable_cores
 
@@ -59,6 +68,13 @@ MIN_THREADED_WORK = 2**23
 MIN_COMPILED_WORK = 2**26
 
 
+def _rows_of(per_row, rows):
+    """Per-row keyword arrays (or None) restricted to ``rows``."""
+    return {
+        name: None if value is None else value[rows] for name, value in per_row.items()
+    }
+
+
 def _in_row_ranges(combine):
     """Compute large inputs in threads over contiguous row ranges; ``combine`` them.
 
@@ -78,21 +94,51 @@ def _in_row_ranges(combine):
                 return function(X, draws, max_elements=max_elements, **per_row)
             bounds = np.linspace(0, n_samples, n_threads + 1).astype(int)
             share = max(1, max_elements // n_threads)
-
-            def in_rows(rows):
-                return {
-                    name: None if value is None else value[rows]
-                    for name, value in per_row.items()
-                }
-
             parts = map_in_threads(
                 lambda rows: function(
-                    X[rows], draws, max_elements=share, **in_rows(rows)
+                    X[rows], draws, max_elements=share, **_rows_of(per_row, rows)
                 ),
                 [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])],
                 n_threads,
             )
             return combine(parts)
+
+        return wrapper
+
+    return decorator
+
+
+def _marginal_over_missing(combine, take):
+    """Evaluate rows with missing (NaN) coordinates on their observed ones.
+
+    The one place where missing values branch off. Without NaN, the function
+    runs as is. Otherwise the rows are grouped by pattern of missing
+    coordinates (:func:`~skbayesmix._missing.missing_patterns`; the complete
+    rows form one group, computed as if alone), each group runs on its
+    observed columns with the draws' marginal over them, and the parts are
+    ``combine``-d and put back in row order by ``take(result, index)``. Other
+    keyword arguments are per-row arrays (or None), split with the rows.
+    """
+
+    def decorator(function):
+        @functools.wraps(function)
+        def wrapper(X, draws, *, max_elements=MAX_ELEMENTS, **per_row):
+            if not np.isnan(X).any():
+                return function(X, draws, max_elements=max_elements, **per_row)
+            patterns = _missing.missing_patterns(X)
+            parts = [
+                function(
+                    X[np.ix_(rows, observed)],
+                    marginal,
+                    max_elements=max_elements,
+                    **_rows_of(per_row, rows),
+                )
+                for (observed, rows), marginal in _missing.pattern_draws(
+                    draws, patterns
+                )
+            ]
+            order = np.concatenate([rows for _, rows in patterns])
+            return take(combine(parts), np.argsort(order))
 
         return wrapper
 
@@ -107,6 +153,14 @@ def _rows_second(parts):
     return np.concatenate(parts, axis=1)
 
 
+def _take_rows_first(result, index):
+    return result[index]
+
+
+def _take_rows_second(result, index):
+    return result[:, index]
+
+
 def _log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
     """Log N(x | mean_k, cov_k) for a block of draws: shape (n_draws, n_rows, K)."""
     n_rows, n_features = X.shape
@@ -119,12 +173,13 @@ def _log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
     # [P_sk' | -P_sk' mu_sk] with [x_n; 1]: several times faster than einsums over
     # 4-D arrays, and the whitened residual keeps full precision.
     projection = np.empty((n_draws, n_components * n_features, n_features + 1))
+    # Explicit shapes, not -1: a row with no observed feature has n_features 0.
     projection[..., :n_features] = precisions_cholesky.transpose(0, 1, 3, 2).reshape(
-        n_draws, -1, n_features
+        n_draws, n_components * n_features, n_features
     )
     projection[..., n_features] = -np.einsum(
         "skd,skde->ske", means, precisions_cholesky
-    ).reshape(n_draws, -1)
+    ).reshape(n_draws, n_components * n_features)
     X_aug = np.ones((n_features + 1, n_rows))
     X_aug[:n_features] = X.T
     # Rows last in memory: reductions over components then run over contiguous
@@ -183,6 +238,7 @@ def _weighted_log_prob(X, draws, draw_index):
     return log_prob + log_weights[:, None, :]
 
 
+@_marginal_over_missing(_rows_first, _take_rows_first)
 @_in_row_ranges(_rows_first)
 def posterior_memberships(X, draws, *, max_elements=MAX_ELEMENTS):
     """Posterior mean of p(z = k | x, theta) over the (weighted) draws.
@@ -217,6 +273,7 @@ def _numpy_predictive_log_joint(X, draws, *, max_elements=MAX_ELEMENTS):
     return log_joint
 
 
+@_marginal_over_missing(_rows_first, _take_rows_first)
 def predictive_log_joint(X, draws, *, max_elements=MAX_ELEMENTS):
     """Return log sum_s v_s w_sk N(x | theta_sk) per row and component.
 
@@ -231,7 +288,8 @@ def predictive_log_joint(X, draws, *, max_elements=MAX_ELEMENTS):
     log_joint : ndarray of shape (n_samples, n_components)
     """
     n_draws, n_components = draws.weights.shape
-    if X.shape[0] * n_draws * n_components >= MIN_COMPILED_WORK:
+    # Rows with no observed feature (n_features 0) stay in NumPy.
+    if X.shape[1] and X.shape[0] * n_draws * n_components >= MIN_COMPILED_WORK:
         # JAX is imported on first use only.
         from skbayesmix import _compiled_density
 
@@ -270,6 +328,7 @@ def log_predictive_density(X, draws, *, max_elements=MAX_ELEMENTS):
     )
 
 
+@_marginal_over_missing(_rows_second, _take_rows_second)
 @_in_row_ranges(_rows_second)
 def pointwise_log_likelihood(X, draws, *, max_elements=MAX_ELEMENTS):
     """Log-likelihood of every row under every draw (for WAIC and PSIS-LOO).
@@ -302,6 +361,14 @@ def _combine_summaries(parts):
     )
 
 
+def _take_summary_rows(summaries, index):
+    return summaries._replace(
+        log_predictive_density=summaries.log_predictive_density[index],
+        memberships=summaries.memberships[index],
+    )
+
+
+@_marginal_over_missing(_combine_summaries, _take_summary_rows)
 @_in_row_ranges(_combine_summaries)
 def draw_summaries(X, draws, *, sample_weight=None, max_elements=MAX_ELEMENTS):
     """Everything a fit needs from its training data, in one pass over the draws.

@@ -30,7 +30,7 @@ from numpyro.infer.hmc import hmc
 from numpyro.infer.util import constrain_fn, potential_energy, unconstrain_fn
 
 from skbayesmix import _program_cache
-from skbayesmix._model import gmm_model
+from skbayesmix._model import gmm_model, missing_inputs
 from skbayesmix._prior import padded_hyperparameters
 from skbayesmix._progress import FIRST_CALL_ITERATIONS, next_call_iterations
 from skbayesmix._sites import (
@@ -83,15 +83,15 @@ def padded_size(n_samples):
 
 
 def _potential_fn_gen(model):
-    def gen(X, mask, hyper):
-        return functools.partial(potential_energy, model, (X, mask, hyper), {})
+    def gen(*model_args):
+        return functools.partial(potential_energy, model, model_args, {})
 
     return gen
 
 
 def _run_chains_program(
     keys, init_values, states, buffers, restart, warmup_length, start, stop, finish,
-    X, mask, hyper, structure, settings,
+    *model_args, structure, settings,
 ):
     """Run iterations ``start`` to ``stop`` of every chain's round.
 
@@ -106,11 +106,13 @@ def _run_chains_program(
     statistics and the warm-up's divergences and leapfrog steps from call to
     call; with ``finish`` True the draws are also mapped to the model's sites.
     One program serves first rounds, restarts and continuations.
+
+    ``model_args`` are :func:`~skbayesmix._model.gmm_model`'s data arguments:
+    (X, mask, hyper), and ``missing`` when the data have missing entries.
     """
     model = functools.partial(gmm_model, **structure._asdict())
-    model_args = (X, mask, hyper)
     init_kernel, sample_kernel = hmc(potential_fn_gen=_potential_fn_gen(model))
-    n_real = jnp.sum(hyper["component_mask"] > 0)
+    n_real = jnp.sum(model_args[2]["component_mask"] > 0)
 
     def begin(chain_key, chain_init):
         # Also configures the kernel (warm-up length, tree depth) for resumed chains.
@@ -232,19 +234,19 @@ def _initial_state(init_kernel, model, model_args, settings, chain_key, chain_in
     )
 
 
-def _empty_round(keys, init_values, X, mask, hyper, structure, settings):
+def _empty_round(keys, init_values, model_args, structure, settings):
     """Zero HMC states and round buffers shaped as the program's inputs."""
 
-    def initial_states(keys, init_values, X, mask, hyper):
+    def initial_states(keys, init_values, model_args):
         model = functools.partial(gmm_model, **structure._asdict())
         init_kernel, _ = hmc(potential_fn_gen=_potential_fn_gen(model))
         return jax.vmap(
             lambda key, init: _initial_state(
-                init_kernel, model, (X, mask, hyper), settings, key, init
+                init_kernel, model, model_args, settings, key, init
             )
         )(keys, init_values)
 
-    states = jax.eval_shape(initial_states, keys, init_values, X, mask, hyper)
+    states = jax.eval_shape(initial_states, keys, init_values, model_args)
     n_chains, n_draws = keys.shape[0], settings.num_samples
 
     def per_draw(leaf):  # (n_chains, ...) -> (n_chains, n_draws, ...)
@@ -296,7 +298,10 @@ class ChainSampler:
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        Standardised data.
+        Standardised data. Missing entries (NaN) are marginalised out: the
+        sampler then runs the model's missing-data likelihood (see
+        :func:`skbayesmix._model.gmm_model`), a program of its own; data
+        without NaN run exactly the complete-data program.
     chain_values : dict of ndarray
         Starting values of the mixture (see :mod:`skbayesmix._initialization`),
         each with a leading ``num_chains`` axis.
@@ -368,11 +373,18 @@ class ChainSampler:
         self._prior = prior
         self._key = jax.random.PRNGKey(seed)
         self._init_values = jax.tree.map(lambda a: np.asarray(a, dtype), init_values)
+        missing = ()
+        if np.isnan(X_padded).any():
+            X_padded, patterns = missing_inputs(X_padded, structure.covariance_type)
+            missing = ({
+                name: value if value.dtype == np.int32 else np.asarray(value, dtype)
+                for name, value in patterns.items()
+            },)
         self._data = (
             np.asarray(X_padded, dtype),
             np.asarray(mask, dtype),
             {name: np.asarray(value, dtype) for name, value in sampled_prior.items()},
-        )
+        ) + missing
         n_chains = settings.num_chains
         if settings.chain_method == "vectorized":
             self._batches = [slice(0, n_chains)]
@@ -568,7 +580,7 @@ def _compiled_program(keys, init_values, data, structure, settings):
     )
 
     def build():
-        states, buffers = _empty_round(keys, init_values, *data, structure, settings)
+        states, buffers = _empty_round(keys, init_values, data, structure, settings)
         n_chains = settings.num_chains
         flags = np.ones(n_chains, dtype=bool)
         counts = np.zeros(n_chains, dtype=np.int32)

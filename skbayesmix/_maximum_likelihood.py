@@ -59,39 +59,65 @@ def refine_maximum_likelihood(
     Returns
     -------
     refined : MixtureDraws with one draw, in standardised units, or None
-    """
-    from sklearn.mixture import GaussianMixture
 
+    Notes
+    -----
+    With missing values (NaN) in X, EM for incomplete data
+    (:func:`~skbayesmix._missing_em.em_with_missing`) replaces
+    GaussianMixture's, with the same ``max_iter`` and ``tol``.
+    """
     covariance_type = posterior.covariance_type
     posterior_mean = posterior.point_estimates()
     weights, means, covariances = posterior_mean if start is None else start
-    em = GaussianMixture(
-        n_components=posterior.n_components,
-        covariance_type=covariance_type,
-        reg_covar=reg_covar,
-        max_iter=100,
-        weights_init=weights / weights.sum(),
-        means_init=means,
-        precisions_init=inverse(covariances, covariance_type),
-    )
     try:
-        em = quiet_fit(em, X, sample_weight)
+        em_weights, em_means, em_covariances = _em(
+            X, weights / weights.sum(), means, covariances,
+            covariance_type=covariance_type, reg_covar=reg_covar,
+            sample_weight=sample_weight,
+        )
     except (ValueError, np.linalg.LinAlgError):
         return None
     n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
-    counts = em.weights_ * n_samples
+    counts = em_weights * n_samples
     floor = EM_MIN_VARIANCE_RATIO * min_variance(posterior_mean[2], covariance_type)
     if np.any(
         counts < min_component_count(X.shape[1], covariance_type)
-    ) or np.any(min_variance(em.covariances_, covariance_type) < floor):
+    ) or np.any(min_variance(em_covariances, covariance_type) < floor):
         return None
     standardization = posterior.standardization
     return mixture_draws(
-        em.weights_[None],
-        standardization.transform(em.means_)[None],
-        standardization.covariances_to_std(em.covariances_)[None],
+        em_weights[None],
+        standardization.transform(em_means)[None],
+        standardization.covariances_to_std(em_covariances)[None],
         covariance_type,
     )
+
+
+def _em(X, weights, means, covariances, *, covariance_type, reg_covar,
+        sample_weight):
+    """100 iterations at most of EM from the given mixture: (weights, means, covs)."""
+    if np.isnan(X).any():
+        from skbayesmix._missing_em import em_with_missing
+
+        result = em_with_missing(
+            X, weights=weights, means=means, covariances=covariances,
+            covariance_type=covariance_type, reg_covar=reg_covar,
+            sample_weight=sample_weight, max_iter=100,
+        )
+        return result.weights, result.means, result.covariances
+    from sklearn.mixture import GaussianMixture
+
+    em = GaussianMixture(
+        n_components=len(weights),
+        covariance_type=covariance_type,
+        reg_covar=reg_covar,
+        max_iter=100,
+        weights_init=weights,
+        means_init=means,
+        precisions_init=inverse(covariances, covariance_type),
+    )
+    em = quiet_fit(em, X, sample_weight)
+    return em.weights_, em.means_, em.covariances_
 
 
 def maximum_likelihood(

@@ -1,10 +1,12 @@
 """The NumPyro model: a marginalised Gaussian mixture in standardised data space.
 
 The model is a pure function of the (padded) data, a validity mask and a dict of
-hyper-parameter arrays. Everything that changes array shapes (``n_components``,
-``covariance_type``, the weight parameterisation) is bound with
-:func:`functools.partial` and is static for JAX; everything else is a traced argument,
-so one compiled sampler serves every data set and prior of the same structure.
+hyper-parameter arrays (and, for data with missing entries, the rows' patterns of
+observed coordinates, see :func:`missing_inputs`). Everything that changes array
+shapes (``n_components``, ``covariance_type``, the weight parameterisation) is
+bound with :func:`functools.partial` and is static for JAX; everything else is a
+traced argument, so one compiled sampler serves every data set and prior of the
+same structure.
 With padded components (``hyper["component_mask"]``, see :func:`gmm_model`) it
 also serves every smaller number of components.
 """
@@ -13,6 +15,7 @@ from contextlib import nullcontext
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax.scipy.linalg import solve_triangular
@@ -209,6 +212,215 @@ def _masked_log_likelihood(X, mask, log_weights, maps, n_real=None):
         (X.reshape(n_blocks, ROW_BLOCK, n_features), mask.reshape(n_blocks, ROW_BLOCK)),
     )
     return jnp.sum(sums)
+
+
+def missing_inputs(X, covariance_type):
+    """Build the model's inputs for data with missing entries (NaN), in NumPy.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        May contain NaN.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+
+    Returns
+    -------
+    X_filled : ndarray of shape (n_samples, n_features)
+        ``X`` with its missing entries set to 0.0 (no NaN reaches a gradient).
+    missing : dict of ndarray
+        For 'diag' and 'spherical', ``observed`` (n_samples, n_features): 1.0
+        where an entry is observed. For 'full' and 'tied', ``pattern``
+        (n_samples,), int32: the index of each row's observed coordinates in
+        ``patterns`` (n_patterns, n_features), 1.0 where observed, whose rows
+        are the distinct patterns followed by complete ones up to a power of two
+        (so that data sets with similar numbers of patterns share a compiled
+        program).
+    """
+    X = np.asarray(X)
+    observed = ~np.isnan(X)
+    X_filled = np.where(observed, X, 0.0)
+    if covariance_type in ("diag", "spherical"):
+        return X_filled, {"observed": observed.astype(X_filled.dtype)}
+    patterns, pattern = np.unique(observed, axis=0, return_inverse=True)
+    n_patterns = 1 << max(len(patterns) - 1, 0).bit_length()
+    padded = np.ones((n_patterns, X.shape[1]), dtype=X_filled.dtype)
+    padded[: len(patterns)] = patterns
+    return X_filled, {
+        "pattern": pattern.reshape(-1).astype(np.int32), "patterns": padded
+    }
+
+
+def _marginal_pattern_whitening(means, covariances, patterns):
+    """Whitening maps of every component's marginal on every pattern's coordinates.
+
+    For pattern p with observed indicator o, Sigma~ = diag(o) Sigma diag(o) +
+    diag(1 - o) and mu~ = o * mu: a row x~ with zeros at its missing
+    coordinates has whitened residuals zero there, and log N(x~ | mu~, Sigma~)
+    + 0.5 * n_missing * log(2 pi) is the marginal log-density of its observed
+    coordinates.
+
+    Parameters
+    ----------
+    means : array of shape (n_components, n_features)
+    covariances : array of shape (n_components, n_features, n_features)
+    patterns : array of shape (n_patterns, n_features)
+
+    Returns
+    -------
+    projection : array of shape (n_patterns, n_features, n_components * n_features)
+    shift : array of shape (n_patterns, n_components * n_features)
+    log_norm : array of shape (n_patterns, n_components)
+    """
+    n_components, n_features = means.shape
+    n_patterns = patterns.shape[0]
+    o = patterns[:, None, :]  # (P, 1, D)
+    eye = jnp.eye(n_features)
+    marginal = (
+        covariances[None] * o[..., :, None] * o[..., None, :]
+        + (1.0 - o)[..., :, None] * eye
+    )  # (P, K, D, D)
+    cov_chol = jnp.linalg.cholesky(marginal)
+    chol_inv = solve_triangular(
+        cov_chol, jnp.broadcast_to(eye, cov_chol.shape), lower=True
+    )
+    projection = chol_inv.transpose(0, 3, 1, 2).reshape(n_patterns, n_features, -1)
+    shift = jnp.einsum("pkij,pkj->pki", chol_inv, o * means[None])
+    log_det = 2.0 * jnp.sum(jnp.log(jnp.diagonal(cov_chol, axis1=-2, axis2=-1)), -1)
+    n_observed = jnp.sum(patterns, axis=1, keepdims=True)
+    log_norm = -0.5 * (n_observed * jnp.log(2 * jnp.pi) + log_det)
+    return projection, shift.reshape(n_patterns, -1), log_norm
+
+
+def _marginal_pattern_block_log_prob(X, pattern, maps, log_weights):
+    """(rows, n_components) marginal log-densities plus ``log_weights``, by pattern."""
+    # The indices come from missing_inputs: no bounds handling (about 13% faster).
+    projection, shift, log_norm = (
+        m.at[pattern].get(mode="promise_in_bounds") for m in maps
+    )
+    n_components = log_weights.shape[0]
+    y = jnp.einsum("rd,rde->re", X, projection) - shift
+    group = jnp.repeat(jnp.eye(n_components, dtype=y.dtype), X.shape[1], axis=0)
+    return log_norm + log_weights - 0.5 * ((y * y) @ group)
+
+
+def _marginal_diagonal_maps(means, variances):
+    """Whitening maps of diagonal components, with half log variances per feature.
+
+    Returns
+    -------
+    projection : array of shape (n_features, n_components * n_features)
+    shift : array of shape (n_components * n_features,)
+    half_log_variances : array of shape (n_features, n_components)
+    """
+    n_features = means.shape[1]
+    inv_sd = jax.lax.rsqrt(variances)
+    projection = jnp.eye(n_features)[:, None, :] * inv_sd[None]
+    shift = (means * inv_sd).reshape(-1)
+    return projection.reshape(n_features, -1), shift, 0.5 * jnp.log(variances).T
+
+
+def _marginal_diagonal_block_log_prob(X, observed, maps, log_weights):
+    """(rows, n_components) marginal log-densities of diagonal components.
+
+    Missing residuals are zeroed; the normaliser counts observed coordinates only.
+    """
+    projection, shift, half_log_variances = maps
+    n_components = log_weights.shape[0]
+    y = (X @ projection - shift) * jnp.tile(observed, (1, n_components))
+    group = jnp.repeat(jnp.eye(n_components, dtype=y.dtype), X.shape[1], axis=0)
+    log_norm = (
+        -0.5 * jnp.log(2 * jnp.pi) * jnp.sum(observed, axis=1, keepdims=True)
+        - observed @ half_log_variances
+    )
+    return log_norm + log_weights - 0.5 * ((y * y) @ group)
+
+
+def _marginal_maps(means, sampled, covariance_type, missing, reg_covar):
+    """Whitening maps of the marginal likelihood, and the per-row array it reads.
+
+    ``sampled`` is what :func:`_sample_covariances` returns: covariances, or
+    the precision factors (W, log det W) of 'wishart' 'full' and 'tied'.
+
+    Returns
+    -------
+    maps : tuple of arrays
+        Every array's last axis runs over components (length n_components or
+        n_components * n_features), so that leading components can be sliced.
+    rows : array of shape (n_samples, ...)
+        ``missing["pattern"]`` or ``missing["observed"]``.
+    block_log_prob : callable
+        (X_block, rows_block, maps, log_weights) -> (rows, n_components).
+    """
+    n_components, n_features = means.shape
+    if isinstance(sampled, tuple):  # precision factors: Sigma = W^-T W^-1
+        factors_inv = jnp.linalg.inv(sampled[0])
+        covariances = jnp.swapaxes(factors_inv, -1, -2) @ factors_inv
+    else:
+        covariances = regularized(sampled, reg_covar, covariance_type, xp=jnp)
+    if covariance_type in ("diag", "spherical"):
+        variances = jnp.broadcast_to(
+            covariances[:, None] if covariance_type == "spherical" else covariances,
+            means.shape,
+        )
+        maps = _marginal_diagonal_maps(means, variances)
+        return maps, missing["observed"], _marginal_diagonal_block_log_prob
+    covariances = jnp.broadcast_to(
+        covariances, (n_components, n_features, n_features)
+    )
+    maps = _marginal_pattern_whitening(means, covariances, missing["patterns"])
+    return maps, missing["pattern"], _marginal_pattern_block_log_prob
+
+
+def _marginal_log_likelihood(X, rows, mask, log_weights, maps, block_log_prob,
+                             n_real):
+    """:func:`_masked_log_likelihood` of rows with missing coordinates.
+
+    ``maps``, ``rows`` and ``block_log_prob`` are from :func:`_marginal_maps`;
+    ``X`` has zeros at the missing coordinates.
+    """
+    n_rows, n_features = X.shape
+    n_components = log_weights.shape[0]
+
+    def likelihood(size):
+        def total(X, rows, mask, log_weights, maps):
+            kept = tuple(m[..., : m.shape[-1] // n_components * size] for m in maps)
+            return _sum_row_blocks(
+                lambda X_block, rows_block: block_log_prob(
+                    X_block, rows_block, kept, log_weights[:size]
+                ),
+                X, rows, mask,
+            )
+
+        return total
+
+    sizes = likelihood_sizes(n_components)
+    branch = jnp.searchsorted(jnp.asarray(sizes), n_real)
+    return jax.lax.switch(
+        branch, [likelihood(size) for size in sizes], X, rows, mask, log_weights, maps
+    )
+
+
+def _sum_row_blocks(block_log_prob, X, rows, mask):
+    """Sum of mask * logsumexp of ``block_log_prob`` over blocks of ROW_BLOCK rows."""
+
+    def block_sum(args):
+        X_block, rows_block, mask_block = args
+        log_lik = _log_sum_exp_rows(block_log_prob(X_block, rows_block))
+        return blocked_sum(jnp.where(mask_block > 0, mask_block * log_lik, 0.0))
+
+    n_rows, n_features = X.shape
+    if n_rows <= 2 * ROW_BLOCK or n_rows % ROW_BLOCK:
+        return block_sum((X, rows, mask))
+    n_blocks = n_rows // ROW_BLOCK
+    return jnp.sum(jax.lax.map(
+        block_sum,
+        (
+            X.reshape(n_blocks, ROW_BLOCK, n_features),
+            rows.reshape((n_blocks, ROW_BLOCK) + rows.shape[1:]),
+            mask.reshape(n_blocks, ROW_BLOCK),
+        ),
+    ))
+
 
 
 
@@ -497,6 +709,7 @@ def gmm_model(
     X,
     mask,
     hyper,
+    missing=None,
     *,
     n_components,
     covariance_type="full",
@@ -523,6 +736,12 @@ def gmm_model(
         inverse-Wishart scale in the shape of one covariance of the type),
         ``scale_prior``, ``lkj_concentration`` ('lkj'), and ``reg_covar`` (a
         number, or shaped like one covariance of the type).
+    missing : dict of arrays, default=None
+        For data with missing entries, the per-row description of the observed
+        coordinates made by :func:`missing_inputs` (whose ``X_filled`` is then
+        ``X``, padding rows included): each row's likelihood is then its
+        marginal over its observed coordinates (missing at random), and a row
+        with none contributes 0. None: every coordinate is observed.
     n_components : int
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     weight_parameterization : {'simplex', 'gamma', 'softmax'}
@@ -560,6 +779,16 @@ def gmm_model(
     numpyro.deterministic(
         "padding_log_density", weight_padding + mean_padding + covariance_padding
     )
+    if missing is not None:
+        maps, rows, block_log_prob = _marginal_maps(
+            means, sampled, covariance_type, missing, hyper["reg_covar"]
+        )
+        # Missing entries are zero already; a NaN here would reach the gradient.
+        X = jnp.where(jnp.isnan(X), 0.0, X)
+        numpyro.factor("obs", _marginal_log_likelihood(
+            X, rows, mask, log_weights, maps, block_log_prob, n_real
+        ))
+        return
     if isinstance(sampled, tuple):  # factors of the precisions
         maps = _precision_whitening(means, *sampled)
     else:

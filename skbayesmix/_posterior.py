@@ -24,8 +24,12 @@ def _flat(values):
     return values.reshape((-1,) + values.shape[2:])
 
 
-def _total_weight(X, sample_weight):
-    return X.shape[0] if sample_weight is None else np.sum(sample_weight)
+def _total_log_det(X, log_det, sample_weight):
+    """Sum the rows' log-Jacobians (weighted), given per row or for all."""
+    if np.ndim(log_det) == 0:
+        n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+        return n_samples * log_det
+    return np.sum(log_det) if sample_weight is None else sample_weight @ log_det
 
 
 def mixture_draws(weights, means, covariances, covariance_type, draw_weights=None):
@@ -189,10 +193,10 @@ class Posterior:
         summaries = _density.draw_summaries(
             self.standardization.transform(X), self.draws, sample_weight=sample_weight
         )
-        log_det = self.standardization.log_det
+        log_det = self.standardization.row_log_det(X)
         return summaries._replace(
             total_log_likelihood=summaries.total_log_likelihood
-            + _total_weight(X, sample_weight) * log_det,
+            + _total_log_det(X, log_det, sample_weight),
             log_predictive_density=summaries.log_predictive_density + log_det,
         )
 
@@ -211,7 +215,7 @@ class Posterior:
         )
         return (
             summaries.total_log_likelihood
-            + _total_weight(X, sample_weight) * self.standardization.log_det
+            + _total_log_det(X, self.standardization.row_log_det(X), sample_weight)
         )
 
     def memberships(self, X):
@@ -249,7 +253,7 @@ class Posterior:
             _density.log_predictive_density(
                 self.standardization.transform(X), self.draws
             )
-            + self.standardization.log_det
+            + self.standardization.row_log_det(X)
         )
 
     def pointwise_log_likelihood(self, X):
@@ -257,7 +261,8 @@ class Posterior:
         log_lik = _density.pointwise_log_likelihood(
             self.standardization.transform(X), self.draws
         )
-        return (log_lik + self.standardization.log_det).reshape(self.shape + (-1,))
+        log_lik = log_lik + self.standardization.row_log_det(X)
+        return log_lik.reshape(self.shape + (-1,))
 
     # --------------------------------------------------------------- sampling
 

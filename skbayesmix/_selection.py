@@ -12,7 +12,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, get_tags
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -449,7 +449,10 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
         check_is_fitted(self)
         if is_dask_array(X):
             return X
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return validate_data(
+            self, X, dtype=[np.float64, np.float32], reset=False,
+            ensure_all_finite="allow-nan",
+        )
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
@@ -569,5 +572,7 @@ class BayesianGMMSelector(MetaEstimatorMixin, DensityMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        # As the estimator whose candidates it fits (BayesianGMM's by default).
+        estimator = BayesianGMM() if self.estimator is None else self.estimator
+        tags.input_tags.allow_nan = get_tags(estimator).input_tags.allow_nan
         return tags

@@ -20,12 +20,23 @@ def mean_and_std(X, sample_weight=None):
     """Per-feature mean and standard deviation of X, rows weighted if given.
 
     The weighted ones are those of X with every row repeated as often as its
-    (integer) weight says.
+    (integer) weight says. Missing values (NaN) are left out: each feature's
+    over its observed entries.
     """
-    if sample_weight is None:
-        return X.mean(axis=0), X.std(axis=0)
-    mean = np.average(X, axis=0, weights=sample_weight)
-    return mean, np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
+    missing = np.isnan(X)
+    if not missing.any():
+        if sample_weight is None:
+            return X.mean(axis=0), X.std(axis=0)
+        mean = np.average(X, axis=0, weights=sample_weight)
+        std = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=sample_weight))
+        return mean, std
+    weight = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    weight = np.where(missing, 0.0, weight[:, None])
+    filled = np.where(missing, 0.0, X)
+    total = weight.sum(axis=0)
+    mean = (weight * filled).sum(axis=0) / total
+    variance = (weight * (filled - mean) ** 2).sum(axis=0) / total
+    return mean, np.sqrt(variance)
 
 
 class Standardization(_Fields):
@@ -87,6 +98,18 @@ class Standardization(_Fields):
             "spherical": np.float64(1.0),
         }[self.covariance_type]
         return self.covariances_to_std(reg_covar * identity)
+
+    def row_log_det(self, X):
+        """Log-Jacobian of each row: over its observed coordinates only.
+
+        A scalar (:attr:`log_det`) when X has no missing value (NaN), else an
+        array of shape (n_samples,): a marginal density over the observed
+        coordinates changes units by theirs alone.
+        """
+        missing = np.isnan(X)
+        if not missing.any():
+            return self.log_det
+        return -((~missing) @ np.log(self.scale))
 
     @property
     def log_det(self):

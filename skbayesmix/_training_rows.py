@@ -34,6 +34,32 @@ def check_sample_weight(sample_weight, X):
     return None if np.all(sample_weight == 1.0) else sample_weight
 
 
+def check_missing_values(X):
+    """Reject training rows, and features, with no observed value (all NaN).
+
+    Missing values (NaN) are marginalised row by row; a row with none
+    observed says nothing about the mixture, and a feature never observed
+    cannot be modelled.
+    """
+    missing = np.isnan(X)
+    if not missing.any():
+        return
+    empty = np.flatnonzero(missing.all(axis=1))
+    if empty.size:
+        shown = ", ".join(str(i) for i in empty[:10]) + ", ..." * (empty.size > 10)
+        raise ValueError(
+            f"X has {empty.size} row(s) with no observed value (all NaN), at "
+            f"indices {shown}. Remove them before fit; predict_proba gives such "
+            "rows the posterior mean weights."
+        )
+    never = np.flatnonzero(missing.all(axis=0))
+    if never.size:
+        raise ValueError(
+            f"Feature(s) {', '.join(str(j) for j in never)} of X have no observed "
+            "value (all NaN): remove them."
+        )
+
+
 def training_rows(
     estimator, X, sample_weight, *, coreset_size, n_components, covariance_type, rng
 ):
@@ -70,8 +96,10 @@ def training_rows(
             n_components=n_components, covariance_type=covariance_type, rng=rng,
         )
     X = validate_data(
-        estimator, X, dtype=[np.float64, np.float32], ensure_min_samples=2
+        estimator, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
+        ensure_all_finite="allow-nan",
     )
+    check_missing_values(X)
     sample_weight = check_sample_weight(sample_weight, X)
     n_samples, n_features = X.shape
     draws = coreset_draws(
@@ -124,7 +152,11 @@ def _dask_training_rows(
         X.astype(np.float64), sample_weight, size=size, n_clusters=n_components,
         random_state=rng,
     )
-    rows = validate_data(estimator, rows, dtype=[np.float64], ensure_min_samples=2)
+    rows = validate_data(
+        estimator, rows, dtype=[np.float64], ensure_min_samples=2,
+        ensure_all_finite="allow-nan",
+    )
+    check_missing_values(rows)
     if draws is None:
         return rows, None if sample_weight is None else row_weights, None
     if sample_weight is None:

@@ -16,7 +16,7 @@ import inspect
 import numpy as np
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
-from skbayesmix._covariance import n_parameters
+from skbayesmix._covariance import n_parameters, precision_cholesky
 
 
 class _WeightedRows:
@@ -35,15 +35,43 @@ class _WeightedRows:
         weight = self._row_weight
         log_weight = np.full(weight.shape, -np.inf)
         np.log(weight, out=log_weight, where=weight > 0)
-        return super()._m_step(X, log_resp + log_weight[:, None], *args, **kwargs)
+        log_resp = log_resp + log_weight[:, None]
+        if self.covariance_type == "tied":
+            return self._tied_m_step(X, np.exp(log_resp), weight)
+        return super()._m_step(X, log_resp, *args, **kwargs)
+
+    def _tied_scatter(self, X, resp, weight):
+        """Return the weighted counts, means and tied covariance (nk, xk, sk).
+
+        scikit-learn's tied covariance uses the unweighted X'X, right only when
+        every row's responsibilities sum to one; here they sum to its weight,
+        so the tied M step is written out (the others are scikit-learn's).
+        """
+        nk = resp.sum(axis=0) + 10 * np.finfo(resp.dtype).eps
+        xk = (resp.T @ X) / nk[:, None]
+        sk = ((X.T * weight) @ X - (nk * xk.T) @ xk) / nk.sum()
+        sk.flat[:: X.shape[1] + 1] += self.reg_covar
+        return nk, xk, sk
 
 
 class WeightedGaussianMixture(_WeightedRows, GaussianMixture):
     """:class:`~sklearn.mixture.GaussianMixture` fitted to weighted rows."""
 
+    def _tied_m_step(self, X, resp, weight):
+        nk, self.means_, self.covariances_ = self._tied_scatter(X, resp, weight)
+        self.weights_ = nk / nk.sum()
+        self.precisions_cholesky_ = precision_cholesky(self.covariances_, "tied")
+
 
 class WeightedBayesianGaussianMixture(_WeightedRows, BayesianGaussianMixture):
     """:class:`~sklearn.mixture.BayesianGaussianMixture` fitted to weighted rows."""
+
+    def _tied_m_step(self, X, resp, weight):
+        nk, xk, sk = self._tied_scatter(X, resp, weight)
+        self._estimate_weights(nk)
+        self._estimate_means(nk, xk)
+        self._estimate_precisions(nk, xk, sk)
+
 
 
 _WEIGHTED = {

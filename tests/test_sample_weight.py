@@ -96,16 +96,21 @@ def test_weighted_information_criteria_are_those_of_repeated_rows():
             assert weighted[key] == pytest.approx(plain[key], rel=1e-10)
 
 
-def test_weighted_em_is_em_on_repeated_rows(weighted_data):
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_weighted_em_is_em_on_repeated_rows(weighted_data, covariance_type):
     X, weights, repeated = weighted_data
-    start = GaussianMixture(3, random_state=0).fit(X)
+    start = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     params = dict(
-        weights_init=start.weights_, means_init=start.means_,
-        precisions_init=start.precisions_, tol=1e-10, max_iter=500,
+        covariance_type=covariance_type, weights_init=start.weights_,
+        means_init=start.means_, precisions_init=start.precisions_, tol=1e-10,
+        max_iter=500,
     )
     weighted = on_weighted_rows(GaussianMixture(3, **params), weights)
     weighted.fit(X)
     plain = GaussianMixture(3, **params).fit(repeated)
+    np.testing.assert_allclose(
+        weighted.covariances_, plain.covariances_, rtol=1e-6, atol=1e-12
+    )
     np.testing.assert_allclose(weighted.means_, plain.means_, rtol=1e-6)
     np.testing.assert_allclose(weighted.weights_, plain.weights_, rtol=1e-6)
     assert weighted_criterion(weighted, "bic", X, weights) == pytest.approx(
