@@ -379,14 +379,15 @@ def test_no_warning_text_without_cause(fitted):
 @pytest.mark.parametrize(
     "X, match",
     [
-        (np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 4.0]]), "NaN"),
+        # NaN is a missing value (tests/test_missing.py); a row of them is not.
+        (np.array([[0.0, 1.0], [np.nan, np.nan], [3.0, 4.0]]), "no observed value"),
         (np.array([[0.0, 1.0], [np.inf, 2.0], [3.0, 4.0]]), "infinity"),
         (np.arange(10.0), "Expected 2D array"),
         (np.empty((0, 2)), "0 sample"),
         (np.array([["a", "b"], ["c", "d"], ["e", "f"]]), "could not convert|numeric"),
         (np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]), "n_samples >= n_components"),
     ],
-    ids=["nan", "inf", "1d", "empty", "strings", "too-few-samples"],
+    ids=["nan-row", "inf", "1d", "empty", "strings", "too-few-samples"],
 )
 def test_bad_input_raises_clear_value_error(X, match):
     with pytest.raises(ValueError, match=match):
