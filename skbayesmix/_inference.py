@@ -17,6 +17,7 @@ predictive densities of many rows) import JAX; results are
 returned as NumPy arrays.
 """
 
+import contextlib
 import functools
 import time
 from collections import namedtuple
@@ -292,6 +293,14 @@ def _take(tree, chains):
     return jax.tree.map(lambda leaf: leaf[chains], tree)
 
 
+# Above this total row weight the sampler runs in float64 (JAX's x64 mode,
+# entered per thread, never globally): the log density is then about 10^7 nats
+# and more, where float32 resolves steps of about 1, and NUTS, which needs its
+# energy differences to about 0.1, stalls at its largest trees (a weighted
+# coreset of 10^7 rows: no round finished in an hour).
+MAX_FLOAT32_TOTAL_WEIGHT = 2_000_000
+
+
 class ChainSampler:
     """The chains of one fit: run, restarted and continued by one compiled program.
 
@@ -361,7 +370,9 @@ class ChainSampler:
         sampled_prior = padded_hyperparameters(prior, structure.n_components)
         # NumPy inputs: slicing them per chain runs no JAX operation (each
         # would compile a small program on first use in a process).
-        dtype = np.float32
+        total_weight = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+        self._float64 = total_weight > MAX_FLOAT32_TOTAL_WEIGHT
+        dtype = np.float64 if self._float64 else np.float32
         n_samples, n_features = X.shape
         size = padded_size(n_samples)
         X_padded = np.zeros((size, n_features))
@@ -400,6 +411,10 @@ class ChainSampler:
         self.run_time = 0.0
         self.progress = progress
 
+    def _precision(self):
+        """JAX's x64 mode in this thread for a float64 sampler, else nothing."""
+        return jax.enable_x64(True) if self._float64 else contextlib.nullcontext()
+
     def run(self, fresh=None):
         """Run one round: warm-up and draws for ``fresh`` chains, draws for others.
 
@@ -420,13 +435,14 @@ class ChainSampler:
         keys = np.asarray(keys)
         batches = self._batches
         start = time.perf_counter()
-        compiled, (empty_states, empty_buffers) = _compiled_program(
-            keys[batches[0]],
-            _take(self._init_values, batches[0]),
-            self._data,
-            self.structure,
-            program_settings(self.settings),
-        )
+        with self._precision():
+            compiled, (empty_states, empty_buffers) = _compiled_program(
+                keys[batches[0]],
+                _take(self._init_values, batches[0]),
+                self._data,
+                self.structure,
+                program_settings(self.settings),
+            )
         self.compile_time += time.perf_counter() - start
         if self._states is None:
             self._states = [empty_states] * len(batches)
@@ -449,18 +465,19 @@ class ChainSampler:
                 first = np.clip(done - offset, 0, round_length[chains])
                 last = np.clip(done + size - offset, 0, round_length[chains])
                 began = time.perf_counter()
-                draws, state, buffers = jax.block_until_ready(compiled(
-                    keys[chains],
-                    _take(self._init_values, chains),
-                    state,
-                    buffers,
-                    fresh_chains[chains] & (done == 0),
-                    warmup_length[chains].astype(np.int32),
-                    first.astype(np.int32),
-                    last.astype(np.int32),
-                    np.full(len(first), done + size >= total),
-                    *self._data,
-                ))
+                with self._precision():
+                    draws, state, buffers = jax.block_until_ready(compiled(
+                        keys[chains],
+                        _take(self._init_values, chains),
+                        state,
+                        buffers,
+                        fresh_chains[chains] & (done == 0),
+                        warmup_length[chains].astype(np.int32),
+                        first.astype(np.int32),
+                        last.astype(np.int32),
+                        np.full(len(first), done + size >= total),
+                        *self._data,
+                    ))
                 done += size
                 if progress is not None:
                     progress.advance(chains, last)

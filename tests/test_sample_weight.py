@@ -222,3 +222,16 @@ def test_unit_weights_are_the_unweighted_fit(three_blobs):
     ones = BayesianGMM(n_components=2, **TINY).fit(X, sample_weight=np.ones(len(X)))
     np.testing.assert_array_equal(plain.means_, ones.means_)
     assert plain.bic(X) == ones.bic(X, sample_weight=np.ones(len(X)))
+
+
+def test_a_large_total_weight_samples_in_float64(three_blobs):
+    # 300 rows weighing 10^4 each: a log density of about 10^7 nats, which
+    # float32 resolves to about 1; NUTS then ran at its largest trees (1023
+    # leapfrog steps per draw) and never converged.
+    X, _ = three_blobs
+    model = BayesianGMM(n_components=3, random_state=0).fit(
+        X, sample_weight=np.full(len(X), 1e4)
+    )
+    assert model.converged_
+    assert model.diagnostics_["mean_tree_size"] < 50
+    assert model.posterior_samples_["means"].dtype == np.float64
