@@ -29,7 +29,7 @@ from skbayesmix._progress import progress_line
 from skbayesmix._relabel import relabel_features
 from skbayesmix._run_length import Verdict, sample_until_converged
 from skbayesmix._settings import resolve
-from skbayesmix._standardize import Standardization
+from skbayesmix._standardize import Standardization, total_weight
 from skbayesmix._training_rows import check_sample_weight, training_rows
 
 _Assessment = namedtuple(
@@ -278,7 +278,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
 
     def _assess(self, result, start, standardization, X, sampler, sample_weight=None):
         """Relabel and summarise one set of draws; diagnose its convergence."""
-        n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+        n_samples = total_weight(X, sample_weight)
         posterior = self._relabelled_posterior(
             result, start, standardization, n_samples
         )
@@ -581,7 +581,7 @@ class BaseBayesianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_X(X)[0]
         sample_weight = check_sample_weight(sample_weight, X)
-        n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+        n_samples = total_weight(X, sample_weight)
         if _same_value(self._train_weight, sample_weight) and (
             X is self._X_train
             or (X.shape == self._X_train.shape and np.array_equal(X, self._X_train))

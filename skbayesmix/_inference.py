@@ -41,6 +41,7 @@ from skbayesmix._sites import (
     real_components,
     to_mixture,
 )
+from skbayesmix._standardize import total_weight
 from skbayesmix._threadpool import map_in_threads, usable_cores
 
 ModelStructure = namedtuple(
@@ -351,13 +352,14 @@ class ChainSampler:
         self, X, chain_values, *, empty, prior, structure, settings, seed,
         progress=None, sample_weight=None,
     ):
+        weight_total = total_weight(X, sample_weight)
         init_values = init_sites(
             chain_values,
             prior,
             weight_parameterization=structure.weight_parameterization,
             covariance_type=structure.covariance_type,
             covariance_prior=structure.covariance_prior,
-            n_samples=X.shape[0] if sample_weight is None else np.sum(sample_weight),
+            n_samples=weight_total,
             empty=empty,
         )
         self.n_components = chain_values["means"].shape[1]
@@ -370,8 +372,7 @@ class ChainSampler:
         sampled_prior = padded_hyperparameters(prior, structure.n_components)
         # NumPy inputs: slicing them per chain runs no JAX operation (each
         # would compile a small program on first use in a process).
-        total_weight = X.shape[0] if sample_weight is None else np.sum(sample_weight)
-        self._float64 = total_weight > MAX_FLOAT32_TOTAL_WEIGHT
+        self._float64 = weight_total > MAX_FLOAT32_TOTAL_WEIGHT
         dtype = np.float64 if self._float64 else np.float32
         n_samples, n_features = X.shape
         size = padded_size(n_samples)

@@ -22,7 +22,7 @@ from skbayesmix._covariance import (
     pad_components,
 )
 from skbayesmix._settings import EMPTY_START_COUNT, OCCUPIED_COUNT
-from skbayesmix._standardize import mean_and_std
+from skbayesmix._standardize import mean_and_std, total_weight
 from skbayesmix._threadpool import SKLEARN_FIT_LOCK
 from skbayesmix._warnings import quiet_fit
 
@@ -385,9 +385,8 @@ def bic_start(
 
     from skbayesmix._weighted_em import weighted_criterion
 
-    n_samples, n_features = X.shape
-    if sample_weight is not None:
-        n_samples = np.sum(sample_weight)
+    n_features = X.shape[1]
+    n_samples = total_weight(X, sample_weight)
     # A component needs this many points for a non-singular covariance; fits
     # with fewer in some component have a likelihood that grows without bound
     # as its covariance collapses onto reg_covar, and BIC would prefer them.
@@ -473,7 +472,7 @@ def overfitted_start(
             weight_concentration=weight_concentration, random_state=random_state,
             **options,
         )
-    n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+    n_samples = total_weight(X, sample_weight)
     occupied = weights * n_samples >= OCCUPIED_COUNT
     if not occupied.any():
         occupied[np.argmax(weights)] = True
@@ -564,7 +563,7 @@ def choose_start(
     )
     if "weights" in given:
         weights = np.asarray(given["weights"], dtype=float)
-        n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+        n_samples = total_weight(X, sample_weight)
         values["weights"] = _weights_inside_simplex(
             weights / weights.sum() * n_samples
         )

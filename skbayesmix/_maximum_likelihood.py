@@ -14,6 +14,7 @@ from skbayesmix._covariance import inverse, min_component_count, min_variance
 from skbayesmix._density import select_draws
 from skbayesmix._posterior import mixture_draws
 from skbayesmix._settings import EM_MIN_VARIANCE_RATIO
+from skbayesmix._standardize import total_weight
 from skbayesmix._warnings import quiet_fit
 
 MaximumLikelihood = namedtuple(
@@ -77,7 +78,7 @@ def refine_maximum_likelihood(
         )
     except (ValueError, np.linalg.LinAlgError):
         return None
-    n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+    n_samples = total_weight(X, sample_weight)
     counts = em_weights * n_samples
     floor = EM_MIN_VARIANCE_RATIO * min_variance(posterior_mean[2], covariance_type)
     if np.any(

@@ -27,7 +27,9 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from skbayesmix._covariance import full_matrices, regularized
+from skbayesmix._density import _logsumexp
 from skbayesmix._initialization import _given, _n_distinct_rows, kmeans_start
+from skbayesmix._standardize import mean_and_std
 from skbayesmix._threadpool import SKLEARN_FIT_LOCK
 
 # Floats a block of rows may hold in its largest temporary, (rows, K, D, D)
@@ -276,7 +278,7 @@ def _e_step(X, row_weight, blocks, weights, means, covariances, covariance_type,
         log_prob = -0.5 * (
             (n_observed * np.log(2 * np.pi))[:, None] + log_det[local] + quadratic
         ) + log_weights
-        log_norm = _logsumexp_rows(log_prob)
+        log_norm = _logsumexp(log_prob, axis=1)
         total += np.dot(row_weight[rows], log_norm)
         if not statistics:
             continue
@@ -302,12 +304,6 @@ def _e_step(X, row_weight, blocks, weights, means, covariances, covariance_type,
                 np.diagonal(conditional, axis1=-2, axis2=-1),
             )
     return total, (counts, first, second)
-
-
-def _logsumexp_rows(values):
-    """Return log sum_k exp(values[:, k]); SciPy's costs more in calls than work."""
-    top = values.max(axis=1)
-    return top + np.log(np.exp(values - top[:, None]).sum(axis=1))
 
 
 def _per_component_product(vectors, matrices):
@@ -377,7 +373,7 @@ def kmeans_with_missing(
     """
     X = np.asarray(X, dtype=np.float64)
     missing = np.isnan(X)
-    filled = np.where(missing, _observed_means(X, ~missing, sample_weight), X)
+    filled = np.where(missing, mean_and_std(X, sample_weight)[0], X)
     centers, labels = kmeans_start(
         filled, n_clusters, random_state=random_state, n_init=n_init,
         max_iter=max_iter, tol=tol, sample_weight=sample_weight,
@@ -419,13 +415,3 @@ def _nearest_on_observed(X, observed, centers):
     X = np.where(observed, X, 0.0)
     distances = -2 * X @ centers.T + observed.astype(np.float64) @ (centers**2).T
     return np.argmin(distances, axis=1)
-
-
-def _observed_means(X, observed, sample_weight):
-    """Every feature's (weighted) mean over its observed entries; 0 if none."""
-    weight = observed.astype(np.float64)
-    if sample_weight is not None:
-        weight *= np.asarray(sample_weight, dtype=np.float64)[:, None]
-    totals = weight.sum(axis=0)
-    sums = np.sum(np.where(observed, X, 0.0) * weight, axis=0)
-    return np.divide(sums, totals, out=np.zeros_like(sums), where=totals > 0)

@@ -18,6 +18,7 @@ from skbayesmix._covariance import (
 )
 from skbayesmix._density import MixtureDraws
 from skbayesmix._relabel import relabel_draws
+from skbayesmix._standardize import total_weight
 
 
 def _flat(values):
@@ -27,7 +28,7 @@ def _flat(values):
 def _total_log_det(X, log_det, sample_weight):
     """Sum the rows' log-Jacobians (weighted), given per row or for all."""
     if np.ndim(log_det) == 0:
-        n_samples = X.shape[0] if sample_weight is None else np.sum(sample_weight)
+        n_samples = total_weight(X, sample_weight)
         return n_samples * log_det
     return np.sum(log_det) if sample_weight is None else sample_weight @ log_det
 

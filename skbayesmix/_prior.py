@@ -15,6 +15,7 @@ import numpy as np
 from skbayesmix._covariance import factors_from_covariances, typed_covariance
 from skbayesmix._initialization import MIN_INIT_SCALE
 from skbayesmix._settings import POOLED_COVARIANCE_FLOOR
+from skbayesmix._standardize import total_weight
 
 
 def _reference_covariances(counts, scatter, prior_scale, dof, covariance_type):
@@ -51,9 +52,8 @@ def model_hyperparameters(estimator, X_std, start, standardization, sample_weigh
         For 'full' and 'tied', its covariances replaced by the reference ones,
         a better place to start than k-means' diagonal ones.
     """
-    n_samples, n_features = X_std.shape
-    if sample_weight is not None:
-        n_samples = np.sum(sample_weight)
+    n_features = X_std.shape[1]
+    n_samples = total_weight(X_std, sample_weight)
     covariance_type = estimator.covariance_type
     dof = estimator.degrees_of_freedom_prior
     dof = float(n_features + 2.0 if dof is None else dof)

@@ -4,7 +4,9 @@ The priors are written for unit-scale data, so the estimator samples
 ``(X - center) / scale`` and keeps its posterior in those units; a fitted
 attribute or a prediction in data units asks this map. Per-feature scaling keeps
 'full', 'tied' and 'diag' covariances in their family; a 'spherical' fit uses
-one common scale, so that isotropic components stay isotropic.
+one common scale, so that isotropic components stay isotropic. The
+statistics of the rows it is fitted on, weighted (``sample_weight``) and with
+missing values (NaN), are here too: :func:`total_weight`, :func:`mean_and_std`.
 """
 
 from collections import namedtuple
@@ -16,12 +18,21 @@ from skbayesmix._covariance import feature_scale, unit_factor
 _Fields = namedtuple("Standardization", ["center", "scale", "covariance_type"])
 
 
+def total_weight(X, sample_weight=None):
+    """Return the number of rows of X, or the sum of their weights.
+
+    What every count of observations uses (BIC's n, expected counts, the
+    prior's pooled scatter), so that integer weights count as repeated rows.
+    """
+    return X.shape[0] if sample_weight is None else np.sum(sample_weight)
+
+
 def mean_and_std(X, sample_weight=None):
     """Per-feature mean and standard deviation of X, rows weighted if given.
 
     The weighted ones are those of X with every row repeated as often as its
     (integer) weight says. Missing values (NaN) are left out: each feature's
-    over its observed entries.
+    over its observed entries (0 and 0 for a feature never observed).
     """
     missing = np.isnan(X)
     if not missing.any():
@@ -34,9 +45,13 @@ def mean_and_std(X, sample_weight=None):
     weight = np.where(missing, 0.0, weight[:, None])
     filled = np.where(missing, 0.0, X)
     total = weight.sum(axis=0)
-    mean = (weight * filled).sum(axis=0) / total
-    variance = (weight * (filled - mean) ** 2).sum(axis=0) / total
-    return mean, np.sqrt(variance)
+
+    def average(values):
+        sums = (weight * values).sum(axis=0)
+        return np.divide(sums, total, out=np.zeros_like(sums), where=total > 0)
+
+    mean = average(filled)
+    return mean, np.sqrt(average((filled - mean) ** 2))
 
 
 class Standardization(_Fields):

@@ -14,6 +14,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from skbayesmix._coreset import dask_coreset, sensitivity_coreset
 from skbayesmix._dask import is_dask_array
 from skbayesmix._settings import coreset_draws
+from skbayesmix._standardize import total_weight
 
 
 def check_sample_weight(sample_weight, X):
@@ -112,7 +113,7 @@ def training_rows(
         X.astype(np.float64, copy=False), weights, size=draws,
         n_clusters=n_components, random_state=rng,
     )
-    total = np.sum(weights)
+    total = total_weight(X, sample_weight)
     coreset = _coreset_summary(n_samples, total, draws, rows)
     return rows.astype(X.dtype, copy=False), _scaled(row_weights, total), coreset
 

@@ -13,6 +13,7 @@ from skbayesmix import _missing_em
 from skbayesmix._covariance import COVARIANCE_TYPES, full_matrices, inverse
 from skbayesmix._initialization import kmeans_start
 from skbayesmix._missing_em import em_with_missing, kmeans_with_missing
+from skbayesmix._standardize import mean_and_std
 from skbayesmix._warnings import quiet_fit
 
 REG_COVAR = 1e-4
@@ -219,11 +220,10 @@ def test_kpod_weighted_feature_means_start():
     # One observed value per feature in the heavy rows: the first fill is
     # the weighted mean, so heavy rows pull the missing entries towards them.
     X = np.array([[0.0, np.nan], [10.0, 1.0], [np.nan, 2.0], [0.5, 0.5]])
-    means = _missing_em._observed_means(
-        X, ~np.isnan(X), np.array([1.0, 3.0, 1.0, 0.0])
-    )
+    # The fill is the estimator's standardising mean over observed entries.
+    means, _ = mean_and_std(X, np.array([1.0, 3.0, 1.0, 0.0]))
     assert_allclose(means, [7.5, 1.25])
-    assert_allclose(_missing_em._observed_means(X, ~np.isnan(X), None), [3.5, 7 / 6])
+    assert_allclose(mean_and_std(X)[0], [3.5, 7 / 6])
 
 
 def test_kpod_rounds_lower_the_observed_loss():
