@@ -1,5 +1,6 @@
 """What benchmarks share: the header of their results, the reference data's recipe.
 
+``gradient_cost`` times the model's gradient inside one compiled loop.
 ``header`` is stored with every new benchmark's results (commit, versions,
 machine). ``REFERENCE_BLOBS`` are the ``make_blobs`` arguments of the
 reference data (``skbayesmix._reference`` has the package's copy, which
@@ -10,6 +11,7 @@ import importlib
 import os
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 REFERENCE_BLOBS = dict(
@@ -45,3 +47,33 @@ def header(*packages):
         load_average=list(os.getloadavg()),
     )
     return info
+
+
+def gradient_cost(model, model_args, z0, *, n_loop, repeats=5):
+    """Median CPU seconds per gradient of ``model``'s potential energy.
+
+    The gradient runs ``n_loop`` times inside one compiled loop (no dispatch
+    overhead), from the unconstrained point ``z0``; the loop's end must be
+    finite. One run compiles, ``repeats`` are timed.
+    """
+    import jax
+    import numpy as np
+    from numpyro.infer.util import potential_energy
+
+    grad = jax.grad(lambda z: potential_energy(model, model_args, {}, z))
+
+    @jax.jit
+    def loop(z):
+        def body(i, z):
+            return jax.tree.map(lambda a, g: a - 1e-7 * g, z, grad(z))
+
+        return jax.lax.fori_loop(0, n_loop, body, z)
+
+    final = jax.block_until_ready(loop(z0))
+    assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves(final))
+    costs = []
+    for _ in range(repeats):
+        start = time.process_time()
+        jax.block_until_ready(loop(z0))
+        costs.append((time.process_time() - start) / n_loop)
+    return float(np.median(costs))

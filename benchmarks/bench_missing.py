@@ -28,10 +28,9 @@ import argparse
 import functools
 import json
 import os
-import time
 
 import numpy as np
-from _environment import header
+from _environment import gradient_cost, header
 from sklearn.datasets import make_blobs
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
@@ -77,10 +76,10 @@ def _sampler(X, X_std, n_components, covariance_type):
     )
 
 
-def gradient_cost(sampler, n_loop, repeats):
+def sampler_gradient_cost(sampler, n_loop, repeats):
     """Median CPU seconds per gradient of the sampler's potential energy."""
     import jax
-    from numpyro.infer.util import potential_energy, unconstrain_fn
+    from numpyro.infer.util import unconstrain_fn
 
     from skbayesmix._model import gmm_model
 
@@ -88,23 +87,7 @@ def gradient_cost(sampler, n_loop, repeats):
     model_args = sampler._data
     init = jax.tree.map(lambda a: a[0], sampler._init_values)
     z0 = unconstrain_fn(model, model_args, {}, init)
-    grad = jax.grad(lambda z: potential_energy(model, model_args, {}, z))
-
-    @jax.jit
-    def loop(z):
-        def body(i, z):
-            return jax.tree.map(lambda a, g: a - 1e-7 * g, z, grad(z))
-
-        return jax.lax.fori_loop(0, n_loop, body, z)
-
-    final = jax.block_until_ready(loop(z0))
-    assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves(final))
-    costs = []
-    for _ in range(repeats):
-        start = time.process_time()
-        jax.block_until_ready(loop(z0))
-        costs.append((time.process_time() - start) / n_loop)
-    return float(np.median(costs))
+    return gradient_cost(model, model_args, z0, n_loop=n_loop, repeats=repeats)
 
 
 def main():
@@ -129,8 +112,8 @@ def main():
             complete = _sampler(X, X, n_components, covariance_type)
             incomplete = _sampler(X_missing, X, n_components, covariance_type)
             n_patterns = len(np.unique(missing, axis=0))
-            cost = gradient_cost(complete, n_loop, args.repeats)
-            cost_missing = gradient_cost(incomplete, n_loop, args.repeats)
+            cost = sampler_gradient_cost(complete, n_loop, args.repeats)
+            cost_missing = sampler_gradient_cost(incomplete, n_loop, args.repeats)
             row = dict(
                 covariance_type=covariance_type, n_features=n_features,
                 n_components=n_components, n_samples=n_samples,
