@@ -1,6 +1,7 @@
 """What benchmarks share: the header of their results, the reference data's recipe.
 
-``gradient_cost`` times the model's gradient inside one compiled loop.
+``gradient_cost`` (and ``gradient_timer``) time the model's gradient inside one
+compiled loop.
 ``header`` is stored with every new benchmark's results (commit, versions,
 machine). ``REFERENCE_BLOBS`` are the ``make_blobs`` arguments of the
 reference data (``skbayesmix._reference`` has the package's copy, which
@@ -49,12 +50,12 @@ def header(*packages):
     return info
 
 
-def gradient_cost(model, model_args, z0, *, n_loop, repeats=5):
-    """Median CPU seconds per gradient of ``model``'s potential energy.
+def gradient_timer(model, model_args, z0, *, n_loop):
+    """A function that returns CPU seconds per gradient of ``model``'s potential energy.
 
     The gradient runs ``n_loop`` times inside one compiled loop (no dispatch
     overhead), from the unconstrained point ``z0``; the loop's end must be
-    finite. One run compiles, ``repeats`` are timed.
+    finite. The loop is compiled (and run once) here.
     """
     import jax
     import numpy as np
@@ -71,9 +72,21 @@ def gradient_cost(model, model_args, z0, *, n_loop, repeats=5):
 
     final = jax.block_until_ready(loop(z0))
     assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves(final))
-    costs = []
-    for _ in range(repeats):
+
+    def seconds_per_gradient():
         start = time.process_time()
         jax.block_until_ready(loop(z0))
-        costs.append((time.process_time() - start) / n_loop)
-    return float(np.median(costs))
+        return (time.process_time() - start) / n_loop
+
+    return seconds_per_gradient
+
+
+def gradient_cost(model, model_args, z0, *, n_loop, repeats=5):
+    """Median CPU seconds per gradient of ``model``'s potential energy.
+
+    See :func:`gradient_timer`; one run compiles, ``repeats`` are timed.
+    """
+    import numpy as np
+
+    timer = gradient_timer(model, model_args, z0, n_loop=n_loop)
+    return float(np.median([timer() for _ in range(repeats)]))

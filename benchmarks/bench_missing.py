@@ -10,18 +10,20 @@ missing entries are drawn at random, and a row left with none observed gets its
 first coordinate back (fit rejects such rows).
 
 Cost is CPU seconds per gradient inside one compiled loop (no dispatch overhead),
-as ``bench_peers.py`` measures it, the median over repeats.
+as ``bench_peers.py`` measures it; the complete and the missing-data gradients
+are timed in turn, and each cost is the median over repeats. Run on one core
+(``taskset -c 0``) for the work itself: with XLA's two threads, time spent
+waiting for a busy second core counts as CPU time too.
 
-    python benchmarks/bench_missing.py [--repeats 5] [--missing 0.2]
+    taskset -c 0 python benchmarks/bench_missing.py [--repeats 5] [--missing 0.2]
 
-'diag' and 'spherical' need no pattern (the missing residuals are zeroed). 'full'
-and 'tied' factorise each component's marginal covariance once per pattern of
-observed coordinates, and gather each row's whitening map by its pattern. With
-D=10 and 20% missing, 5,000 rows have about 500 patterns: 2,048 batched 10 x 10
-Cholesky factorisations with their inverses and gradients (about 4.6 ms of CPU)
-and the rows' gathers (about 1.9 ms, against 0.7 ms for the complete data's one
-matrix product) make that gradient about 7.5 times the complete one; at 50,000
-rows (about 800 patterns) the factorisations amortise and it is below 3 times.
+'diag' and 'spherical' zero the missing residuals. 'full' and 'tied' compute
+each row's complete-data quadratic form from the precision P (z = P r, any
+values at the missing coordinates m) and correct it by z_m' P_mm^-1 z_m and
+log det P_mm, with P_mm factorised once per pattern of missing coordinates.
+With D=10 and 20% missing, 5,000 rows have about 500 patterns: their
+factorisations (unrolled, 1 x 1 to 6 x 6, with their gradients) cost about
+0.7 ms per gradient, about as much as the complete data's whole gradient.
 """
 
 import argparse
@@ -30,7 +32,7 @@ import json
 import os
 
 import numpy as np
-from _environment import gradient_cost, header
+from _environment import gradient_timer, header
 from sklearn.datasets import make_blobs
 
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
@@ -76,8 +78,8 @@ def _sampler(X, X_std, n_components, covariance_type):
     )
 
 
-def sampler_gradient_cost(sampler, n_loop, repeats):
-    """Median CPU seconds per gradient of the sampler's potential energy."""
+def sampler_gradient_timer(sampler, n_loop):
+    """Return a function timing a gradient of the sampler's potential energy (CPU s)."""
     import jax
     from numpyro.infer.util import unconstrain_fn
 
@@ -87,7 +89,20 @@ def sampler_gradient_cost(sampler, n_loop, repeats):
     model_args = sampler._data
     init = jax.tree.map(lambda a: a[0], sampler._init_values)
     z0 = unconstrain_fn(model, model_args, {}, init)
-    return gradient_cost(model, model_args, z0, n_loop=n_loop, repeats=repeats)
+    return gradient_timer(model, model_args, z0, n_loop=n_loop)
+
+
+def interleaved_costs(timers, repeats):
+    """Median seconds per gradient of each timer, timed in turn ``repeats`` times.
+
+    Alternating the timings exposes every case to the same machine load (on a
+    shared machine a case timed alone may meet a quiet or a busy spell).
+    """
+    times = [[] for _ in timers]
+    for _ in range(repeats):
+        for timer, measured in zip(timers, times):
+            measured.append(timer())
+    return [float(np.median(measured)) for measured in times]
 
 
 def main():
@@ -112,8 +127,11 @@ def main():
             complete = _sampler(X, X, n_components, covariance_type)
             incomplete = _sampler(X_missing, X, n_components, covariance_type)
             n_patterns = len(np.unique(missing, axis=0))
-            cost = sampler_gradient_cost(complete, n_loop, args.repeats)
-            cost_missing = sampler_gradient_cost(incomplete, n_loop, args.repeats)
+            cost, cost_missing = interleaved_costs(
+                [sampler_gradient_timer(complete, n_loop),
+                 sampler_gradient_timer(incomplete, n_loop)],
+                args.repeats,
+            )
             row = dict(
                 covariance_type=covariance_type, n_features=n_features,
                 n_components=n_components, n_samples=n_samples,

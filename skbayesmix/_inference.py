@@ -387,7 +387,9 @@ class ChainSampler:
         self._init_values = jax.tree.map(lambda a: np.asarray(a, dtype), init_values)
         missing = ()
         if np.isnan(X_padded).any():
-            X_padded, patterns = missing_inputs(X_padded, structure.covariance_type)
+            X_padded, mask, patterns = missing_inputs(
+                X_padded, mask, structure.covariance_type
+            )
             missing = ({
                 name: value if value.dtype == np.int32 else np.asarray(value, dtype)
                 for name, value in patterns.items()

@@ -25,20 +25,24 @@ from numpyro import handlers  # noqa: E402
 from numpyro.infer.util import potential_energy, unconstrain_fn  # noqa: E402
 
 from skbayesmix import _inference  # noqa: E402
-from skbayesmix._model import ROW_BLOCK, gmm_model, missing_inputs  # noqa: E402
+from skbayesmix import _model as model_module  # noqa: E402
+from skbayesmix._model import gmm_model, missing_inputs  # noqa: E402
 from skbayesmix._sites import init_sites, pad_sites, to_mixture  # noqa: E402
 
 N_REAL, N_SAMPLED = 3, 4
 
 
-def _problem(covariance_type, covariance_prior, n_samples=90, seed=0):
+def _problem(covariance_type, covariance_prior, n_samples=90, seed=0,
+             n_features=3):
     """Standardised data with NaN, row weights, hyper-parameters and sites.
 
     With 'wishart' the model runs N_SAMPLED components, N_REAL of them real.
+    With more than 3 features, row i misses i % n_features coordinates.
     """
     n_sampled = N_SAMPLED if covariance_prior == "wishart" else N_REAL
     X, _ = make_blobs(
-        n_samples=n_samples, n_features=3, centers=N_REAL, random_state=seed
+        n_samples=n_samples, n_features=n_features, centers=N_REAL,
+        random_state=seed,
     )
     X = (X - X.mean(0)) / X.std(0)
     rng = np.random.RandomState(seed)
@@ -63,11 +67,15 @@ def _problem(covariance_type, covariance_prior, n_samples=90, seed=0):
         name: jnp.asarray(value, jnp.float32)
         for name, value in padded_hyperparameters(prior, n_sampled).items()
     }
-    missing = rng.rand(*X.shape) < 0.25
-    missing[0] = [True, False, False]
-    missing[1] = [False, True, True]
-    missing[2] = True  # no observed coordinate: contributes 0
-    missing[3] = False
+    if n_features == 3:
+        missing = rng.rand(*X.shape) < 0.25
+        missing[0] = [True, False, False]
+        missing[1] = [False, True, True]
+        missing[2] = True  # no observed coordinate: contributes 0
+        missing[3] = False
+    else:
+        order = np.argsort(rng.rand(*X.shape), axis=1)
+        missing = order < (np.arange(n_samples) % n_features)[:, None]
     X[missing] = np.nan
     weights = rng.uniform(0.5, 2.0, len(X))
     weights[-5:] = 0.0
@@ -89,6 +97,13 @@ def _traced(model, args, sites):
         for name, site in trace.items() if site["type"] in ("sample", "deterministic")
     }
     return values, float(trace["obs"]["fn"].log_factor)
+
+
+def _inputs(X, weights, covariance_type):
+    """The model's (X, mask, missing) from data with NaN, in the model's row order."""
+    X_filled, mask, missing = missing_inputs(X, weights, covariance_type)
+    return (jnp.asarray(X_filled, jnp.float32), jnp.asarray(mask, jnp.float32),
+            jax.tree.map(jnp.asarray, missing))
 
 
 def _scipy_log_likelihood(X, weights, mixture, covariance_type):
@@ -124,9 +139,8 @@ CASES = [
 @pytest.mark.parametrize("covariance_type, covariance_prior", CASES)
 def test_missing_likelihood_is_the_observed_marginal(covariance_type, covariance_prior):
     X, weights, hyper, sites = _problem(covariance_type, covariance_prior)
-    X_filled, missing = missing_inputs(X, covariance_type)
-    args = (jnp.asarray(X_filled, jnp.float32), jnp.asarray(weights, jnp.float32),
-            hyper, jax.tree.map(jnp.asarray, missing))
+    X_filled, mask, missing = _inputs(X, weights, covariance_type)
+    args = (X_filled, mask, hyper, missing)
     values, log_likelihood = _traced(
         _model(covariance_type, covariance_prior), args, sites
     )
@@ -153,65 +167,105 @@ def test_missing_likelihood_is_the_observed_marginal(covariance_type, covariance
     complete_weights = jnp.asarray(weights[complete], jnp.float32)
     model = _model(covariance_type, covariance_prior)
     _, as_complete = _traced(model, (complete_X, complete_weights, hyper), sites)
-    _, as_missing = _traced(model, (
-        complete_X, complete_weights, hyper,
-        missing_inputs(X[complete], covariance_type)[1],
-    ), sites)
+    _, as_missing = _traced(
+        model, _inputs(X[complete], weights[complete], covariance_type)[:2] + (
+            hyper, _inputs(X[complete], weights[complete], covariance_type)[2]
+        ), sites,
+    )
     np.testing.assert_allclose(as_missing, as_complete, rtol=1e-6)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_missing_likelihood_with_many_missing_coordinates(covariance_type):
+    # Rows missing 0 to 8 of 9 coordinates: the unrolled factorisations (up to
+    # MAX_UNROLLED_MISSING) and the LAPACK ones above.
+    assert model_module.MAX_UNROLLED_MISSING < 8
+    X, weights, hyper, sites = _problem(
+        covariance_type, "wishart", n_samples=72, n_features=9
+    )
+    values, log_likelihood = _traced(
+        _model(covariance_type, "wishart"),
+        _inputs(X, weights, covariance_type)[:2] + (
+            hyper, _inputs(X, weights, covariance_type)[2]
+        ),
+        sites,
+    )
+    per_component = ["weights", "means"]
+    if covariance_type == "full":
+        per_component += ["precision_log_diagonal", "precision_off_diagonal"]
+    values = {name: value[:N_REAL] if name in per_component else value
+              for name, value in values.items()}
+    mixture = to_mixture(
+        values, covariance_type=covariance_type, reg_covar=0.0,
+        component_root=np.eye(X.shape[1]),
+    )
+    expected = _scipy_log_likelihood(X, weights, mixture, covariance_type)
+    np.testing.assert_allclose(log_likelihood, expected, rtol=2e-5)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
-def test_missing_likelihood_in_row_blocks(covariance_type):
-    # More than 2 * ROW_BLOCK rows: the likelihood runs block by block.
+def test_missing_likelihood_in_row_blocks(covariance_type, monkeypatch):
+    # More than 2 * ROW_BLOCK rows (for 'full', in the group of rows missing
+    # one coordinate too): the likelihood runs block by block, and the rows
+    # after the last whole block as one more.
+    monkeypatch.setattr(model_module, "ROW_BLOCK", 16)
     X, weights, hyper, sites = _problem(covariance_type, "wishart")
-    n_rows = 3 * ROW_BLOCK
+    n_rows = 300
     rows = np.arange(n_rows) % len(X)
-    X_filled, missing = missing_inputs(X[rows], covariance_type)
+    n_missing = np.isnan(X[rows]).sum(axis=1)
+    assert (n_missing == 1).sum() > 2 * 16 + 7
     model = _model(covariance_type, "wishart")
-    _, blocked = _traced(model, (
-        jnp.asarray(X_filled, jnp.float32), jnp.asarray(weights[rows], jnp.float32),
-        hyper, missing,
-    ), sites)
-    X_filled, missing = missing_inputs(X, covariance_type)
-    _, once = _traced(model, (
-        jnp.asarray(X_filled, jnp.float32), jnp.asarray(weights, jnp.float32),
-        hyper, missing,
-    ), sites)
+
+    def log_likelihood(X, weights):
+        X_filled, mask, missing = _inputs(X, weights, covariance_type)
+        return _traced(model, (X_filled, mask, hyper, missing), sites)[1]
+
+    blocked = log_likelihood(X[rows], weights[rows])
+    once = log_likelihood(X, weights)
     counts = np.bincount(rows, minlength=len(X))
     assert counts.min() != counts.max()
     # The same rows, repeated: compare with the rows weighted by their counts.
-    _, weighted = _traced(model, (
-        jnp.asarray(X_filled, jnp.float32),
-        jnp.asarray(weights * counts, jnp.float32), hyper, missing,
-    ), sites)
+    weighted = log_likelihood(X, weights * counts)
     np.testing.assert_allclose(blocked, weighted, rtol=1e-5)
-    assert abs(blocked) > 10 * abs(once)
+    assert abs(blocked) > 2 * abs(once)
 
 
-def test_missing_patterns_padded_to_a_power_of_two():
+def test_missing_inputs_group_rows_by_missing_coordinates():
     X = np.array([[1.0, np.nan, 2.0], [np.nan, np.nan, 1.0], [0.0, 1.0, 2.0],
-                  [3.0, np.nan, 0.5], [np.nan, 0.0, np.nan]])
-    X_filled, missing = missing_inputs(X, "full")
+                  [3.0, np.nan, 0.5], [np.nan, 0.0, np.nan], [np.nan, 2.0, 1.0],
+                  [5.0, np.nan, 1.5]])
+    weights = np.arange(1.0, 8.0)
+    X_filled, mask, missing = missing_inputs(X, weights, "full")
     assert not np.isnan(X_filled).any()
-    np.testing.assert_array_equal(X_filled[np.isnan(X)], 0.0)
-    patterns, pattern = missing["patterns"], missing["pattern"]
-    assert patterns.shape == (4, 3) and pattern.dtype == np.int32
-    np.testing.assert_array_equal(patterns[pattern], ~np.isnan(X))
-    _, diagonal = missing_inputs(X, "diag")
+    # Complete rows first, then one coordinate missing (by pattern), then two.
+    order = (mask - 1).astype(int)
+    np.testing.assert_array_equal(order, [2, 5, 0, 3, 6, 1, 4])
+    np.testing.assert_array_equal(X_filled, np.where(np.isnan(X), 0.0, X)[order])
+    assert sorted(missing) == ["missing_1", "missing_2", "pattern_1", "pattern_2",
+                               "patterns_1", "patterns_2"]
+    np.testing.assert_array_equal(missing["missing_1"], [[0], [1], [1], [1]])
+    np.testing.assert_array_equal(missing["patterns_1"], [[0], [1]])
+    np.testing.assert_array_equal(missing["pattern_1"], [0, 1, 1, 1])
+    np.testing.assert_array_equal(missing["missing_2"], [[0, 1], [0, 2]])
+    assert all(value.dtype == np.int32 for value in missing.values())
+    # Diagonal types need a mask of the observed entries, in the rows' order.
+    X_filled, mask, diagonal = missing_inputs(X, weights, "diag")
+    np.testing.assert_array_equal(mask, weights)
     np.testing.assert_array_equal(diagonal["observed"], ~np.isnan(X))
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_missing_gradient_is_finite(covariance_type):
     X, weights, hyper, sites = _problem(covariance_type, "wishart")
-    X_filled, missing = missing_inputs(X, covariance_type)
+    X_filled, mask, missing = _inputs(X, weights, covariance_type)
+    # The rows with NaN, in the model's order.
+    order = missing_inputs(X, np.arange(len(X)), covariance_type)[1]
     model = _model(covariance_type, "wishart")
     gradient = jax.jit(jax.grad(
         lambda z, args: potential_energy(model, args, {}, z)
     ))
-    for data in (X_filled, X):  # NaN given to the model directly: zeroed there too
-        args = (jnp.asarray(data, jnp.float32), jnp.asarray(weights, jnp.float32),
-                hyper, missing)
+    for data in (X_filled, X[order]):  # NaN given to the model: zeroed there too
+        args = (jnp.asarray(data, jnp.float32), mask, hyper, missing)
         z = unconstrain_fn(model, args, {}, sites)
         grad = gradient(z, args)
         for name, value in grad.items():
