@@ -167,11 +167,8 @@ def test_missing_likelihood_is_the_observed_marginal(covariance_type, covariance
     complete_weights = jnp.asarray(weights[complete], jnp.float32)
     model = _model(covariance_type, covariance_prior)
     _, as_complete = _traced(model, (complete_X, complete_weights, hyper), sites)
-    _, as_missing = _traced(
-        model, _inputs(X[complete], weights[complete], covariance_type)[:2] + (
-            hyper, _inputs(X[complete], weights[complete], covariance_type)[2]
-        ), sites,
-    )
+    X_filled, mask, missing = _inputs(X[complete], weights[complete], covariance_type)
+    _, as_missing = _traced(model, (X_filled, mask, hyper, missing), sites)
     np.testing.assert_allclose(as_missing, as_complete, rtol=1e-6)
 
 
@@ -183,12 +180,9 @@ def test_missing_likelihood_with_many_missing_coordinates(covariance_type):
     X, weights, hyper, sites = _problem(
         covariance_type, "wishart", n_samples=72, n_features=9
     )
+    X_filled, mask, missing = _inputs(X, weights, covariance_type)
     values, log_likelihood = _traced(
-        _model(covariance_type, "wishart"),
-        _inputs(X, weights, covariance_type)[:2] + (
-            hyper, _inputs(X, weights, covariance_type)[2]
-        ),
-        sites,
+        _model(covariance_type, "wishart"), (X_filled, mask, hyper, missing), sites
     )
     per_component = ["weights", "means"]
     if covariance_type == "full":
