@@ -22,6 +22,7 @@ import numpyro.distributions as dist
 from jax.scipy.linalg import solve_triangular
 from jax.scipy.special import gammaln, logsumexp
 
+from skbayesmix import _missing
 from skbayesmix._covariance import covariance_from_factors, regularized
 from skbayesmix._sites import (
     WEIGHT_TAIL_OFFSET,
@@ -248,18 +249,25 @@ def missing_inputs(X, mask, covariance_type):
     if covariance_type in ("diag", "spherical"):
         X_filled = np.where(absent, 0.0, X)
         return X_filled, mask, {"observed": (~absent).astype(X_filled.dtype)}
-    n_missing = absent.sum(axis=1)
-    order = np.argsort(n_missing, kind="stable")
-    missing = {}
-    for count in np.unique(n_missing[n_missing > 0]):
-        rows = order[n_missing[order] == count]
-        columns = np.nonzero(absent[rows])[1].reshape(-1, count)  # ascending
-        patterns, pattern = np.unique(columns, axis=0, return_inverse=True)
-        by_pattern = np.argsort(pattern.reshape(-1), kind="stable")
-        order[n_missing[order] == count] = rows[by_pattern]
-        missing[f"missing_{count}"] = columns[by_pattern].astype(np.int32)
-        missing[f"patterns_{count}"] = patterns.astype(np.int32)
-        missing[f"pattern_{count}"] = pattern.reshape(-1)[by_pattern].astype(np.int32)
+    by_count = {}
+    for pattern in _missing.missing_patterns(X):  # rows ascending in each
+        missing_columns = np.flatnonzero(~pattern.observed)
+        by_count.setdefault(len(missing_columns), []).append(
+            (tuple(missing_columns), pattern.rows)
+        )
+    order, missing = [], {}
+    for count, group in sorted(by_count.items()):
+        group.sort(key=lambda member: member[0])
+        order.extend(rows for _, rows in group)
+        if count:
+            patterns = np.array([columns for columns, _ in group], dtype=np.int32)
+            pattern = np.repeat(
+                np.arange(len(group), dtype=np.int32), [len(rows) for _, rows in group]
+            )
+            missing[f"missing_{count}"] = patterns[pattern]
+            missing[f"patterns_{count}"] = patterns
+            missing[f"pattern_{count}"] = pattern
+    order = np.concatenate(order)
     X_filled = np.where(absent, 0.0, X)
     return X_filled[order], np.asarray(mask)[order], missing
 
