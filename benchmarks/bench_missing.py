@@ -17,13 +17,12 @@ waiting for a busy second core counts as CPU time too.
 
     taskset -c 0 python benchmarks/bench_missing.py [--repeats 5] [--missing 0.2]
 
-'diag' and 'spherical' zero the missing residuals. 'full' and 'tied' compute
-each row's complete-data quadratic form from the precision P (z = P r, any
-values at the missing coordinates m) and correct it by z_m' P_mm^-1 z_m and
-log det P_mm, with P_mm factorised once per pattern of missing coordinates.
-With D=10 and 20% missing, 5,000 rows have about 500 patterns: their
-factorisations (unrolled, 1 x 1 to 6 x 6, with their gradients) cost about
-0.7 ms per gradient, about as much as the complete data's whole gradient.
+'diag' and 'spherical' zero the missing residuals. 'full' and 'tied' complete
+each row by each component's conditional means of its missing entries (P_mm
+inverted once per pattern of missing coordinates m, not differentiated) and
+differentiate the completed rows' quadratic forms, held constant, and
+log det P_mm (see ``skbayesmix._model._marginal_full_log_likelihood``). With
+D=10 and 20% missing, 5,000 rows have about 500 patterns.
 """
 
 import argparse

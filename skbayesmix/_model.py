@@ -240,9 +240,12 @@ def missing_inputs(X, mask, covariance_type):
         For 'diag' and 'spherical', ``observed`` (n_samples, n_features): 1.0
         where an entry is observed. For 'full' and 'tied', for every number
         ``j > 0`` of missing entries that occurs, the next block of rows:
-        ``missing_j`` (rows, j), each row's missing coordinates,
-        ``patterns_j`` (n_patterns, j), the distinct ones, and ``pattern_j``
-        (rows,), each row's index in ``patterns_j``; all int32.
+        ``patterns_j`` (n_patterns, j), their distinct sets of missing
+        coordinates, and ``pattern_j`` (rows,), each row's index in
+        ``patterns_j``; and ``positions`` (n_missing_entries,), the flat
+        positions (row * n_features + column) of the missing entries in the
+        rows after the complete ones, ascending. All int32 (``positions``
+        int64 beyond 2**31 entries).
     """
     X = np.asarray(X)
     absent = np.isnan(X)
@@ -264,12 +267,16 @@ def missing_inputs(X, mask, covariance_type):
             pattern = np.repeat(
                 np.arange(len(group), dtype=np.int32), [len(rows) for _, rows in group]
             )
-            missing[f"missing_{count}"] = patterns[pattern]
             missing[f"patterns_{count}"] = patterns
             missing[f"pattern_{count}"] = pattern
     order = np.concatenate(order)
-    X_filled = np.where(absent, 0.0, X)
-    return X_filled[order], np.asarray(mask)[order], missing
+    X_filled = np.where(absent, 0.0, X)[order]
+    if missing:
+        incomplete = absent[order][np.count_nonzero(~absent.any(axis=1)):]
+        missing["positions"] = np.flatnonzero(incomplete).astype(
+            np.int32 if incomplete.size < 2**31 else np.int64
+        )
+    return X_filled, np.asarray(mask)[order], missing
 
 
 def _split_last(a, n_pieces):
@@ -340,7 +347,7 @@ MAX_UNROLLED_MISSING = 6
 
 
 def _pattern_tables(precisions, patterns):
-    """Factorise, per pattern of missing coordinates m, the precisions' blocks P_mm.
+    """Invert, per pattern of missing coordinates m, the precisions' blocks P_mm.
 
     Parameters
     ----------
@@ -350,68 +357,82 @@ def _pattern_tables(precisions, patterns):
 
     Returns
     -------
-    inverse_factors : array of shape (n_patterns, n_precisions, j, j)
-        L^-1, with P_mm = L L'.
+    inverses : array of shape (n_patterns, j * j, n_precisions)
+        P_mm^-1, row-major, constant for automatic differentiation.
     log_det : array of shape (n_patterns, n_precisions)
-        log det P_mm.
+        log det P_mm, with its exact first derivative.
     """
+    size = patterns.shape[1]
     block = precisions[:, patterns[:, :, None], patterns[:, None, :]]
-    log_det, inverse_factors = _inverse_cholesky(jnp.swapaxes(block, 0, 1))
-    return inverse_factors, log_det
+    block = jnp.swapaxes(block, 0, 1)  # (n_patterns, n_precisions, j, j)
+    log_det, inverse_factors = _inverse_cholesky(jax.lax.stop_gradient(block))
+    if size > MAX_UNROLLED_MISSING:
+        inverse = jnp.einsum("...ba,...bc->...ac", inverse_factors, inverse_factors)
+        linear = jnp.sum(inverse * block, axis=(-2, -1))
+        inverses = jnp.swapaxes(inverse.reshape(block.shape[:-2] + (-1,)), 1, 2)
+    else:
+        # Sums of elementwise products written out: XLA's CPU reductions over
+        # axes of a few entries, and batched products of tiny matrices, are slow.
+        factor = _split_last(
+            inverse_factors.reshape(block.shape[:-2] + (-1,)), size * size
+        )
+        inverse = [
+            sum(factor[k * size + a] * factor[k * size + c]
+                for k in range(max(a, c), size))
+            for a in range(size) for c in range(size)
+        ]
+        entries = _split_last(block.reshape(block.shape[:-2] + (-1,)), size * size)
+        linear = sum(a * b for a, b in zip(inverse, entries))
+        inverses = jnp.stack(inverse, axis=1)
+    # d log det B = tr(B^-1 dB): adding <B^-1, B> minus the same held constant
+    # leaves the value and gives the gradient without differentiating the
+    # factorisation (hundreds of tiny operations per gradient).
+    return inverses, log_det + (linear - jax.lax.stop_gradient(linear))
 
 
-def _incomplete_block_log_prob(X, missing, pattern, maps, tables, log_weights):
-    """(rows, n_components) marginal log-densities of rows missing j coordinates.
+def _conditional_fill(z_missing, pattern, tables):
+    """Conditional means of a group's missing entries, and log det P_mm.
 
-    With r = x - mu_k (any values at the missing coordinates m) and z = P_k r,
-    r' P_k r - z_m' (P_k,mm)^-1 z_m is r_o' Sigma_k,oo^-1 r_o, and log det
-    Sigma_k,oo = log det Sigma_k + log det P_k,mm (Schur complements): a dense
-    product as for complete rows, plus the pattern's j x j factor per row.
+    Parameters
+    ----------
+    z_missing : array of shape (rows, j, n_components)
+        z_m, with z = P_k (x - mu_k) and zeros in ``x`` at the missing
+        coordinates m.
+    pattern : int array of shape (rows,)
+        Each row's index in ``tables``.
+    tables : tuple
+        :func:`_pattern_tables` of the rows' patterns.
+
+    Returns
+    -------
+    fill : array of shape (rows, j, n_components)
+        x_m = -P_k,mm^-1 z_m: the mean of x_m given the observed x_o under
+        component k (as mu_m - P_mm^-1 P_mo (x_o - mu_o)).
+    log_det : array of shape (rows, n_components) or (rows, 1) if tied
+        log det P_k,mm.
     """
-    log_norm, flat_means, precision, precision_shift = maps
-    inverse_factors, log_det = (
+    size = z_missing.shape[1]
+    inverses, log_det = (
         table.at[pattern].get(mode="promise_in_bounds", indices_are_sorted=True)
         for table in tables
     )
-    n_rows, n_features = X.shape
-    n_components = log_weights.shape[0]
-    n_missing = missing.shape[1]
-    z = X @ precision - precision_shift  # (rows, K*D): P_k (x - mu_k)
-    residuals = jnp.tile(X, (1, n_components)) - flat_means
-    group = jnp.repeat(jnp.eye(n_components, dtype=X.dtype), n_features, axis=0)
-    full_quadratic = (residuals * z) @ group
-    columns = n_features * jnp.arange(n_components, dtype=missing.dtype)[:, None]
-    z_missing = jnp.take_along_axis(
-        z, (columns + missing[:, None, :]).reshape(n_rows, -1), axis=1,
-        mode="promise_in_bounds",
-    ).reshape(n_rows, n_components, n_missing)
-    # L^-1 z_m: a batched product, or for j <= 2 its terms written out (faster).
-    if inverse_factors.shape[1] == 1:  # tied
-        inverse_factors = jnp.broadcast_to(
-            inverse_factors, z_missing.shape + (n_missing,)
-        )
-    if n_missing <= 2:
-        entries = _split_last(
-            inverse_factors.reshape(n_rows, n_components, -1), n_missing**2
-        )
-        z_parts = _split_last(z_missing, n_missing)
-        correction = sum(
-            sum(entries[a * n_missing + b] * z_parts[b] for b in range(a + 1)) ** 2
-            for a in range(n_missing)
-        )
-    else:
-        whitened = jnp.einsum("rkab,rkb->rka", inverse_factors, z_missing)
-        correction = jnp.sum(whitened * whitened, axis=-1)
-    return (
-        log_norm + log_weights + 0.5 * n_missing * jnp.log(2 * jnp.pi)
-        - 0.5 * (log_det + full_quadratic - correction)
-    )
+    if size > MAX_UNROLLED_MISSING:
+        inverses = inverses.reshape((-1, size, size) + inverses.shape[2:])
+        return -jnp.einsum("rabk,rbk->rak", inverses, z_missing), log_det
+    inverse = _split_last(jnp.swapaxes(inverses, 1, 2), size * size)
+    z_parts = _split_last(jnp.swapaxes(z_missing, 1, 2), size)
+    fill = [
+        -sum(inverse[a * size + b] * z_parts[b] for b in range(size))
+        for a in range(size)
+    ]
+    return jnp.stack(fill, axis=1), log_det
 
 
-# The missing-data likelihood runs its rows in blocks of at least ROW_BLOCK rows
-# whose (rows, n_components * n_features) intermediates hold at most this many
-# numbers: at D=10, K=4 and 50,000 rows with 20% missing, blocks of 2,048 rows
-# made its gradient 1.4 times slower than one pass (blocks bound the memory).
+# The missing-data likelihood's differentiated work runs in blocks of at least
+# ROW_BLOCK rows whose (rows, n_components * n_features) intermediates hold at
+# most this many numbers: at D=10, K=4 and 50,000 rows with 20% missing,
+# blocks of 2,048 rows made its gradient 1.2 times slower than one pass
+# (blocks bound the memory).
 MISSING_BLOCK_SIZE = 1 << 22
 
 
@@ -442,7 +463,17 @@ def _marginal_full_log_likelihood(X, mask, log_weights, maps, missing, tied):
     """Marginal log-likelihood of 'full' or 'tied' components (missing at random).
 
     The rows come as :func:`missing_inputs` orders them: complete rows, then
-    one block for each number of missing coordinates.
+    one block for each number j of missing coordinates m. With r = x - mu_k
+    and P_k = W_k W_k' component k's precision, the observed coordinates'
+    quadratic form r_o' Sigma_k,oo^-1 r_o is the least value of r' P_k r over
+    the values at m, reached at their conditional means (Schur complement),
+    and log det Sigma_k,oo = log det Sigma_k + log det P_k,mm. The rows
+    completed by those means (:func:`_conditional_fill`), held constant, give
+    the quadratic form's exact value and first derivatives (envelope
+    theorem): the gradient is one product per component for all incomplete
+    rows, as for complete rows, with nothing differentiated per row or
+    pattern but log det P_mm (:func:`_pattern_tables`). Second derivatives
+    through this form are not those of the likelihood.
     """
     projection, shift, log_norm, flat_means = maps
     n_rows, n_features = X.shape
@@ -450,38 +481,83 @@ def _marginal_full_log_likelihood(X, mask, log_weights, maps, missing, tied):
     factors = projection.reshape(n_features, n_components, n_features)
     precision = jnp.einsum("dki,eki->dke", factors, factors)  # P_k[d, e]
     means = flat_means.reshape(n_components, n_features)
-    precision_shift = jnp.einsum("kd,dke->ke", means, precision).reshape(-1)
-    precisions = jnp.swapaxes(precision[:, :1] if tied else precision, 0, 1)
-    incomplete_maps = (
-        log_norm, flat_means, precision.reshape(n_features, -1), precision_shift
-    )
-    counts = sorted(int(name[8:]) for name in missing if name.startswith("missing_"))
-    n_complete = n_rows - sum(missing[f"missing_{j}"].shape[0] for j in counts)
+    counts = sorted(int(name[8:]) for name in missing if name.startswith("pattern_"))
+    n_complete = n_rows - sum(missing[f"pattern_{j}"].shape[0] for j in counts)
     block_rows = max(ROW_BLOCK, MISSING_BLOCK_SIZE // (n_components * n_features))
 
-    log_liks = [_map_row_blocks(
+    log_lik = _map_row_blocks(
         lambda X_block: _log_sum_exp_rows(_block_log_prob(
             X_block, projection, shift, log_norm + log_weights
         )),
         X[:n_complete], block_rows=block_rows,
-    )]
-    start = n_complete
-    for count in counts:
-        rows = missing[f"missing_{count}"]
-        tables = _pattern_tables(precisions, missing[f"patterns_{count}"])
-        log_liks.append(_map_row_blocks(
-            lambda X_block, missing_block, pattern_block: _log_sum_exp_rows(
-                _incomplete_block_log_prob(
-                    X_block, missing_block, pattern_block, incomplete_maps, tables,
-                    log_weights,
-                )
-            ),
-            X[start: start + rows.shape[0]], rows, missing[f"pattern_{count}"],
-            block_rows=block_rows,
-        ))
-        start += rows.shape[0]
-    log_lik = jnp.concatenate(log_liks)
+    )
+    if counts:
+        log_lik = jnp.concatenate([log_lik, _incomplete_log_lik(
+            X[n_complete:], log_weights, log_norm, means, factors, precision,
+            [(j, missing[f"patterns_{j}"], missing[f"pattern_{j}"]) for j in counts],
+            missing["positions"], tied, block_rows,
+        )])
     return blocked_sum(jnp.where(mask > 0, mask * log_lik, 0.0))
+
+
+def _incomplete_log_lik(X, log_weights, log_norm, means, factors, precision, groups,
+                        positions, tied, block_rows):
+    """Marginal log-likelihood of each incomplete row (see the caller).
+
+    ``groups`` holds (j, patterns_j, pattern_j) for each number j of missing
+    coordinates, in the rows' order, and ``positions`` the flat positions of
+    the missing entries in ``X`` (see :func:`missing_inputs`). Returns an
+    array of shape (rows,).
+    """
+    n_rows, n_features = X.shape
+    n_components = means.shape[0]
+    # z = P_k (x - mu_k), as (rows * n_features, n_components).
+    fixed_precision, fixed_means = jax.lax.stop_gradient((precision, means))
+    z = X @ fixed_precision.transpose(0, 2, 1).reshape(n_features, -1) - jnp.einsum(
+        "kd,dke->ek", fixed_means, fixed_precision
+    ).reshape(-1)
+    z_missing = z.reshape(-1, n_components).at[positions].get(
+        mode="promise_in_bounds", indices_are_sorted=True
+    )
+    precisions = jnp.swapaxes(precision[:, :1] if tied else precision, 0, 1)
+    fills, offsets, start = [], [], 0
+    for count, patterns, pattern in groups:
+        n_entries = pattern.shape[0] * count
+        fill, log_det = _conditional_fill(
+            z_missing[start: start + n_entries].reshape(-1, count, n_components),
+            pattern, _pattern_tables(precisions, patterns),
+        )
+        fills.append(fill.reshape(n_entries, n_components))
+        offsets.append(0.5 * count * jnp.log(2 * jnp.pi) - 0.5 * log_det)
+        start += n_entries
+    completed = jnp.broadcast_to(X.reshape(-1), (n_components, X.size))
+    completed = completed.at[:, positions].set(
+        jnp.concatenate(fills).T, mode="promise_in_bounds", indices_are_sorted=True,
+        unique_indices=True,
+    )
+    completed = jax.lax.stop_gradient(
+        completed.reshape(n_components, n_rows, n_features)
+    )
+    weight_factors = factors.transpose(1, 0, 2)  # (K, D, D): W_k
+    weight_shift = jnp.einsum("kd,kde->ke", means, weight_factors)[:, None, :]
+    ones = jnp.ones(n_features, X.dtype)
+
+    def block_log_lik(completed_block, offset_block):
+        y = jnp.matmul(completed_block, weight_factors) - weight_shift  # (K, rows, D)
+        quadratic = ((y * y) @ ones).T
+        return _log_sum_exp_rows(
+            log_norm + log_weights + offset_block - 0.5 * quadratic
+        )
+
+    offsets = jnp.concatenate(offsets)
+    if n_rows <= 2 * block_rows:
+        return block_log_lik(completed, offsets)
+    return _map_row_blocks(
+        lambda completed_block, offset_block: block_log_lik(
+            completed_block.transpose(1, 0, 2), offset_block
+        ),
+        completed.transpose(1, 0, 2), offsets, block_rows=block_rows,
+    )
 
 
 def _marginal_diagonal_maps(means, variances):
@@ -564,21 +640,43 @@ def _marginal_log_likelihood(X, mask, log_weights, maps, likelihood, n_real):
 
     ``maps`` and ``likelihood`` are from :func:`_marginal_maps`; ``X`` has
     zeros at the missing coordinates.
+
+    The branch of :func:`jax.lax.switch` that runs (see
+    :func:`likelihood_sizes`) returns the value and its gradient with respect
+    to ``log_weights`` and ``maps``, which a custom VJP then scales. Left to
+    automatic differentiation, the switch would return every branch's
+    residuals, rows by components for each size, filled with zeros for the
+    branches not taken: a third of the missing-data gradient's cost.
     """
     n_components = log_weights.shape[0]
 
     def first(size):
-        def total(X, mask, log_weights, maps):
-            kept = tuple(m[..., : m.shape[-1] // n_components * size] for m in maps)
-            return likelihood(X, mask, log_weights[:size], kept)
+        def value_and_gradient(X, mask, log_weights, maps):
+            def total(log_weights, maps):
+                kept = tuple(m[..., : m.shape[-1] // n_components * size] for m in maps)
+                return likelihood(X, mask, log_weights[:size], kept)
 
-        return total
+            return jax.value_and_grad(total, argnums=(0, 1))(log_weights, maps)
+
+        return value_and_gradient
 
     sizes = likelihood_sizes(n_components)
     branch = jnp.searchsorted(jnp.asarray(sizes), n_real)
-    return jax.lax.switch(
-        branch, [first(size) for size in sizes], X, mask, log_weights, maps
-    )
+
+    def value_and_gradient(log_weights, maps):
+        return jax.lax.switch(
+            branch, [first(size) for size in sizes], X, mask, log_weights, maps
+        )
+
+    @jax.custom_vjp
+    def total(log_weights, maps):
+        return value_and_gradient(log_weights, maps)[0]
+
+    def total_vjp(gradient, cotangent):
+        return jax.tree.map(lambda g: cotangent * g, gradient)
+
+    total.defvjp(value_and_gradient, total_vjp)
+    return total(log_weights, maps)
 
 
 def _padded_log_density(values, padded):

@@ -197,17 +197,83 @@ def test_missing_likelihood_with_many_missing_coordinates(covariance_type):
     np.testing.assert_allclose(log_likelihood, expected, rtol=2e-5)
 
 
+def _reference_full_log_likelihood(X, mask, log_weights, maps, missing, tied,
+                                   observed):
+    """The marginal log-likelihood written directly: N(x_o | mu_o, Sigma_oo) of
+    each row, from the inverted precisions, with Sigma_oo as the D x D matrix
+    diag(o) Sigma diag(o) + diag(1 - o)."""
+    del missing, tied
+    projection, _, _, flat_means = maps
+    n_features = X.shape[1]
+    n_components = log_weights.shape[0]
+    factors = projection.reshape(n_features, n_components, n_features)
+    covariances = jnp.linalg.inv(jnp.einsum("dki,eki->kde", factors, factors))
+    means = flat_means.reshape(n_components, n_features)
+    o = jnp.asarray(observed, X.dtype)[:, None, :]  # (rows, 1, D)
+    blocks = (o[..., :, None] * covariances * o[..., None, :]
+              + jnp.eye(n_features) * (1 - o[..., :, None]))  # (rows, K, D, D)
+    residuals = o * (X[:, None, :] - means)
+    cholesky = jnp.linalg.cholesky(blocks)
+    whitened = jax.scipy.linalg.solve_triangular(
+        cholesky, residuals[..., None], lower=True
+    )[..., 0]
+    log_prob = log_weights - 0.5 * (
+        jnp.sum(whitened**2, axis=-1)
+        + 2 * jnp.sum(jnp.log(jnp.diagonal(cholesky, axis1=-2, axis2=-1)), axis=-1)
+        + jnp.sum(o, axis=-1) * jnp.log(2 * jnp.pi)
+    )
+    has_observed = observed.any(axis=1)
+    log_lik = jnp.where(has_observed, jax.scipy.special.logsumexp(log_prob, axis=1), 0)
+    return jnp.sum(jnp.where(mask > 0, mask * log_lik, 0.0))
+
+
+@pytest.mark.parametrize("covariance_type, n_features", [
+    ("full", 3), ("tied", 3), ("full", 9), ("tied", 9),
+])
+def test_missing_gradient_is_the_observed_marginals(covariance_type, n_features,
+                                                    monkeypatch):
+    # The likelihood differentiates only log det P_mm and the rows completed by
+    # their conditional means (held constant); its gradient must still be the
+    # exact marginal's, with 0 to n_features - 1 missing coordinates per row.
+    X, weights, hyper, sites = _problem(
+        covariance_type, "wishart", n_samples=72, n_features=n_features
+    )
+    X_filled, mask, missing = _inputs(X, weights, covariance_type)
+    order = missing_inputs(X, np.arange(len(X)), covariance_type)[1].astype(int)
+    model = _model(covariance_type, "wishart")
+    args = (X_filled, mask, hyper, missing)
+    z = unconstrain_fn(model, args, {}, sites)
+
+    def gradient():
+        return jax.jit(jax.grad(lambda z: potential_energy(model, args, {}, z)))(z)
+
+    computed = gradient()
+    monkeypatch.setattr(
+        model_module, "_marginal_full_log_likelihood", functools.partial(
+            _reference_full_log_likelihood, observed=~np.isnan(X[order])
+        ),
+    )
+    expected = gradient()
+    assert sorted(computed) == sorted(expected) and len(expected) >= 3
+    for name, value in expected.items():
+        scale = np.abs(value).max()
+        assert scale > 0.1, name
+        np.testing.assert_allclose(
+            computed[name], value, rtol=1e-3, atol=1e-4 * scale, err_msg=name
+        )
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_missing_likelihood_in_row_blocks(covariance_type, monkeypatch):
-    # More than 2 * ROW_BLOCK rows (for 'full', in the group of rows missing
-    # one coordinate too): the likelihood runs block by block, and the rows
-    # after the last whole block as one more.
+    # More than 2 * ROW_BLOCK rows, complete and incomplete: the likelihood
+    # runs block by block, and the rows after the last whole block as one more.
     monkeypatch.setattr(model_module, "ROW_BLOCK", 16)
+    monkeypatch.setattr(model_module, "MISSING_BLOCK_SIZE", 16)
     X, weights, hyper, sites = _problem(covariance_type, "wishart")
     n_rows = 300
     rows = np.arange(n_rows) % len(X)
     n_missing = np.isnan(X[rows]).sum(axis=1)
-    assert (n_missing == 1).sum() > 2 * 16 + 7
+    assert (n_missing == 0).sum() > 2 * 16 + 7 and (n_missing > 0).sum() > 2 * 16 + 7
     model = _model(covariance_type, "wishart")
 
     def log_likelihood(X, weights):
@@ -235,12 +301,16 @@ def test_missing_inputs_group_rows_by_missing_coordinates():
     order = (mask - 1).astype(int)
     np.testing.assert_array_equal(order, [2, 5, 0, 3, 6, 1, 4])
     np.testing.assert_array_equal(X_filled, np.where(np.isnan(X), 0.0, X)[order])
-    assert sorted(missing) == ["missing_1", "missing_2", "pattern_1", "pattern_2",
-                               "patterns_1", "patterns_2"]
-    np.testing.assert_array_equal(missing["missing_1"], [[0], [1], [1], [1]])
+    assert sorted(missing) == ["pattern_1", "pattern_2", "patterns_1", "patterns_2",
+                               "positions"]
     np.testing.assert_array_equal(missing["patterns_1"], [[0], [1]])
     np.testing.assert_array_equal(missing["pattern_1"], [0, 1, 1, 1])
-    np.testing.assert_array_equal(missing["missing_2"], [[0, 1], [0, 2]])
+    np.testing.assert_array_equal(missing["patterns_2"], [[0, 1], [0, 2]])
+    np.testing.assert_array_equal(missing["pattern_2"], [0, 1])
+    # The missing entries of the rows after the complete one, row by row.
+    np.testing.assert_array_equal(
+        missing["positions"], [0, 4, 7, 10, 12, 13, 15, 17]
+    )
     assert all(value.dtype == np.int32 for value in missing.values())
     # Diagonal types need a mask of the observed entries, in the rows' order.
     X_filled, mask, diagonal = missing_inputs(X, weights, "diag")
