@@ -646,7 +646,8 @@ def _marginal_log_likelihood(X, mask, log_weights, maps, likelihood, n_real):
     to ``log_weights`` and ``maps``, which a custom VJP then scales. Left to
     automatic differentiation, the switch would return every branch's
     residuals, rows by components for each size, filled with zeros for the
-    branches not taken: a third of the missing-data gradient's cost.
+    branches not taken: a quarter of the missing-data gradient's cost at
+    50,000 rows (D=10, K=4).
     """
     n_components = log_weights.shape[0]
 
