@@ -493,15 +493,15 @@ def _marginal_full_log_likelihood(X, mask, log_weights, maps, missing, tied):
     )
     if counts:
         log_lik = jnp.concatenate([log_lik, _incomplete_log_lik(
-            X[n_complete:], log_weights, log_norm, means, factors, precision,
+            X[n_complete:], log_weights, log_norm, means, factors, shift, precision,
             [(j, missing[f"patterns_{j}"], missing[f"pattern_{j}"]) for j in counts],
             missing["positions"], tied, block_rows,
         )])
     return blocked_sum(jnp.where(mask > 0, mask * log_lik, 0.0))
 
 
-def _incomplete_log_lik(X, log_weights, log_norm, means, factors, precision, groups,
-                        positions, tied, block_rows):
+def _incomplete_log_lik(X, log_weights, log_norm, means, factors, shift, precision,
+                        groups, positions, tied, block_rows):
     """Marginal log-likelihood of each incomplete row (see the caller).
 
     ``groups`` holds (j, patterns_j, pattern_j) for each number j of missing
@@ -539,7 +539,7 @@ def _incomplete_log_lik(X, log_weights, log_norm, means, factors, precision, gro
         completed.reshape(n_components, n_rows, n_features)
     )
     weight_factors = factors.transpose(1, 0, 2)  # (K, D, D): W_k
-    weight_shift = jnp.einsum("kd,kde->ke", means, weight_factors)[:, None, :]
+    weight_shift = shift.reshape(n_components, 1, n_features)  # mu_k' W_k
     ones = jnp.ones(n_features, X.dtype)
 
     def block_log_lik(completed_block, offset_block):
